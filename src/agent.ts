@@ -1,0 +1,68 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tls from 'node:tls';
+import * as tl from 'azure-pipelines-task-lib/task';
+import type { ICertConfiguration } from 'typed-rest-client/Interfaces';
+import { CONNECTION_DATA_KEYS, type ServiceConnectionFields } from './core/connection';
+import type { OidcRequestContext } from './core/idtoken';
+import type { Logger } from './core/logger';
+import { quoteUntrusted } from './core/text';
+
+/** Task-lib glue: everything the task reads from, or writes to, the agent. */
+
+export const CONNECTION_INPUT = 'connectedServiceNameARM';
+/** Task variable (private to this task instance) that tells the post-job step what to remove. */
+export const CREATED_PATHS_TASK_VARIABLE = 'AZUREWIF_CREATED_PATHS';
+
+export function readServiceConnection(id: string): ServiceConnectionFields {
+  const authorization = tl.getEndpointAuthorization(id, true);
+  const data: Record<string, string | undefined> = {};
+  for (const key of CONNECTION_DATA_KEYS) data[key] = tl.getEndpointDataParameter(id, key, true);
+  return {
+    id,
+    url: tl.getEndpointUrl(id, true),
+    scheme: tl.getEndpointAuthorizationScheme(id, true) ?? authorization?.scheme,
+    authParameters: authorization?.parameters ?? {},
+    data,
+  };
+}
+
+export function readOidcContext(): OidcRequestContext {
+  return {
+    oidcRequestUri: tl.getVariable('System.OidcRequestUri'),
+    collectionUri: tl.getVariable('System.CollectionUri'),
+    projectId: tl.getVariable('System.TeamProjectId'),
+    hostType: tl.getVariable('System.HostType'),
+    planId: tl.getVariable('System.PlanId'),
+    jobId: tl.getVariable('System.JobId'),
+  };
+}
+
+export function readJobAccessToken(): string | undefined {
+  return tl.getEndpointAuthorizationParameter('SYSTEMVSSCONNECTION', 'AccessToken', true);
+}
+
+/**
+ * The agent's certificate settings. Node's `ca` option replaces the default trust store, so the agent's CA
+ * is added to the system roots: Entra ID's public certificates must still verify when the agent trusts a
+ * private CA for an Azure DevOps Server or a TLS-inspecting proxy.
+ */
+export function readCertConfiguration(workDirectory: string): ICertConfiguration | undefined {
+  const config = tl.getHttpCertConfiguration();
+  if (!config) return undefined;
+  const cert: ICertConfiguration = { ...config };
+  if (config.caFile) {
+    const bundle = path.join(workDirectory, 'ca-bundle.pem');
+    fs.writeFileSync(bundle, [...tls.rootCertificates, fs.readFileSync(config.caFile, 'utf8')].join('\n'), {
+      mode: 0o600,
+    });
+    cert.caFile = bundle;
+  }
+  return cert;
+}
+
+export const taskLogger: Logger = {
+  info: (message) => console.log(quoteUntrusted(message, 4000)),
+  warn: (message) => tl.warning(message),
+  debug: (message) => tl.debug(message),
+};

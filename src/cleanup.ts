@@ -1,0 +1,43 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tl from 'azure-pipelines-task-lib/task';
+import { CREATED_PATHS_TASK_VARIABLE } from './agent';
+
+function createdPaths(): string[] {
+  const recorded = tl.getTaskVariable(CREATED_PATHS_TASK_VARIABLE);
+  if (!recorded) return [];
+  try {
+    const parsed = JSON.parse(recorded) as unknown;
+    return Array.isArray(parsed) ? parsed.filter((entry): entry is string => typeof entry === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+function isInside(child: string, parent: string): boolean {
+  const relative = path.relative(parent, child);
+  return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
+}
+
+/** Post-job step: removes the token files and directories the main step created, and says so. */
+export async function cleanup(): Promise<void> {
+  const tempDirectory = tl.getVariable('Agent.TempDirectory');
+  const paths = createdPaths();
+  if (paths.length === 0) {
+    console.log('Nothing to clean up: this task created no files in this job.');
+    return;
+  }
+  for (const entry of paths) {
+    // Only ever delete inside the agent's temp directory, whatever the task variable says.
+    if (!tempDirectory || !isInside(path.resolve(entry), path.resolve(tempDirectory))) {
+      tl.warning(`Did not remove ${entry}: it is not inside Agent.TempDirectory.`);
+      continue;
+    }
+    try {
+      fs.rmSync(entry, { recursive: true, force: true });
+      console.log(`Removed ${entry} and the token file in it.`);
+    } catch (error) {
+      tl.warning(`Could not remove ${entry}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+}

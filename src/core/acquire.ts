@@ -1,0 +1,100 @@
+import * as path from 'node:path';
+import { parseConnection, type AzureConnection, type ServiceConnectionFields } from './connection';
+import { describeClaims, explainEntraError, preflightWarnings } from './diagnostics';
+import { exchangeForAccessToken } from './entra';
+import { TaskFailure } from './errors';
+import type { HttpTransport } from './http';
+import { requestIdToken, resolveOidcEndpoint, type IdToken, type OidcRequestContext } from './idtoken';
+import type { IdTokenClaims } from './jwt';
+import type { Logger } from './logger';
+import { planExports, type ExportedVariable } from './plan';
+import { writeSecretFileAtomic } from './tokenfile';
+
+export interface AcquireInputs {
+  connection: ServiceConnectionFields;
+  oidc: OidcRequestContext;
+  jobAccessToken: string | undefined;
+  /** A private directory under Agent.TempDirectory for the token file. */
+  workDirectory: string | undefined;
+}
+
+export interface AcquireDependencies {
+  transport: HttpTransport;
+  logger: Logger;
+  /** Registers a value with the agent's masker; called before the value could appear anywhere. */
+  registerSecret: (secret: string) => void;
+  now?: () => number;
+}
+
+export interface AcquireResult {
+  connection: AzureConnection;
+  claims: IdTokenClaims;
+  variables: ExportedVariable[];
+}
+
+export const FEDERATED_TOKEN_FILE_NAME = 'federated-token.jwt';
+
+/** Service connection → idToken → proven Entra exchange → the variables later steps need. */
+export async function acquire(inputs: AcquireInputs, deps: AcquireDependencies): Promise<AcquireResult> {
+  const { logger } = deps;
+  const connection = parseConnection(inputs.connection);
+  if (!inputs.jobAccessToken) {
+    throw new TaskFailure(
+      'The agent did not give the task the job access token (endpoint SYSTEMVSSCONNECTION), which it needs to ask Azure DevOps for an idToken. ' +
+        'Run the task on agent 3.220 or newer; in a classic release, enable "Allow scripts to access the OAuth token" on the agent job.',
+    );
+  }
+  if (!inputs.workDirectory) {
+    throw new TaskFailure(
+      'The agent did not set Agent.TempDirectory, where the task keeps its token file. Run the task on agent 3.220 or newer.',
+    );
+  }
+  const endpoint = resolveOidcEndpoint(inputs.oidc);
+  const idTokenOptions = {
+    transport: deps.transport,
+    endpoint,
+    jobAccessToken: inputs.jobAccessToken,
+    registerSecret: deps.registerSecret,
+    logger,
+    now: deps.now,
+  };
+
+  const first: IdToken = await requestIdToken(idTokenOptions, connection.id);
+  for (const line of describeClaims(first.claims)) logger.info(line);
+  for (const warning of preflightWarnings(first.claims, connection)) logger.warn(warning);
+
+  // The first assertion is the idToken just fetched; any later one (a retry) is fetched fresh.
+  let unused: IdToken | undefined = first;
+  let latest: IdToken = first;
+  const getAssertion = async (): Promise<string> => {
+    latest = unused ?? (await requestIdToken(idTokenOptions, connection.id));
+    unused = undefined;
+    return latest.token;
+  };
+  logger.info(
+    `Exchanging the idToken at ${connection.cloud.authorityHost} for client ${connection.clientId} in tenant ${connection.tenantId}.`,
+  );
+  const accessToken = await exchangeForAccessToken(
+    { transport: deps.transport, connection, getAssertion, registerSecret: deps.registerSecret, logger },
+    connection.cloud.resourceManager,
+    (error) => explainEntraError(error, connection, latest.claims),
+  );
+  logger.info(`Entra ID accepted the idToken; the Resource Manager access token expires ${accessToken.expiresOn.toISOString()}.`);
+
+  const federatedTokenFile = path.join(inputs.workDirectory, FEDERATED_TOKEN_FILE_NAME);
+  writeSecretFileAtomic(federatedTokenFile, latest.token);
+
+  return {
+    connection,
+    claims: latest.claims,
+    variables: planExports({
+      connection,
+      oidcRequestUrl: endpoint.baseUrl,
+      idToken: latest.token,
+      idTokenExpiresOn: new Date(latest.claims.exp * 1000),
+      accessToken: accessToken.token,
+      accessTokenExpiresOn: accessToken.expiresOn,
+      federatedTokenFile,
+    }),
+  };
+}

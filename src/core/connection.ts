@@ -1,0 +1,202 @@
+import { TaskFailure } from './errors';
+
+/** What the agent hands a task about an AzureRM service connection, as plain values. */
+export interface ServiceConnectionFields {
+  id: string;
+  /** ENDPOINT_URL_<id>: the Resource Manager URL. */
+  url?: string;
+  scheme?: string;
+  /** ENDPOINT_AUTH_<id>.parameters; keys compared case-insensitively. */
+  authParameters: Record<string, string | undefined>;
+  /** ENDPOINT_DATA_<id>_<KEY>; keys compared case-insensitively. */
+  data: Record<string, string | undefined>;
+}
+
+export interface Cloud {
+  /** The connection's `environment` value, e.g. AzureCloud. */
+  name: string;
+  /** Entra authority host with a trailing slash, e.g. https://login.microsoftonline.com/ */
+  authorityHost: string;
+  /** Resource Manager resource id, no trailing slash, e.g. https://management.azure.com */
+  resourceManager: string;
+  /** Terraform's ARM_ENVIRONMENT, when Terraform knows this cloud. */
+  terraformEnvironment?: string;
+}
+
+export type ScopeLevel = 'Subscription' | 'ManagementGroup' | 'MachineLearningWorkspace';
+
+export interface AzureConnection {
+  id: string;
+  clientId: string;
+  tenantId: string;
+  scopeLevel: ScopeLevel;
+  subscriptionId?: string;
+  subscriptionName?: string;
+  managementGroupId?: string;
+  cloud: Cloud;
+  /** What the service says the federated credential should hold, when the agent passes it. */
+  expectedIssuer?: string;
+  expectedSubject?: string;
+}
+
+/** The data data fields this model reads; the glue reads exactly these. */
+export const CONNECTION_DATA_KEYS = [
+  'environment',
+  'scopeLevel',
+  'subscriptionId',
+  'subscriptionName',
+  'managementGroupId',
+  'activeDirectoryAuthority',
+  'environmentAuthorityUrl',
+  'activeDirectoryServiceEndpointResourceId',
+] as const;
+
+const KNOWN_CLOUDS: Record<string, Omit<Cloud, 'name'>> = {
+  azurecloud: {
+    authorityHost: 'https://login.microsoftonline.com/',
+    resourceManager: 'https://management.azure.com',
+    terraformEnvironment: 'public',
+  },
+  azurechinacloud: {
+    authorityHost: 'https://login.chinacloudapi.cn/',
+    resourceManager: 'https://management.chinacloudapi.cn',
+    terraformEnvironment: 'china',
+  },
+  azureusgovernment: {
+    authorityHost: 'https://login.microsoftonline.us/',
+    resourceManager: 'https://management.usgovcloudapi.net',
+    terraformEnvironment: 'usgovernment',
+  },
+};
+
+const WIF_SCHEME = 'WorkloadIdentityFederation';
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function lookup(record: Record<string, string | undefined>, key: string): string | undefined {
+  const wanted = key.toLowerCase();
+  for (const [name, value] of Object.entries(record)) {
+    if (name.toLowerCase() === wanted && value !== undefined && value.trim() !== '') return value.trim();
+  }
+  return undefined;
+}
+
+function withTrailingSlash(url: string): string {
+  return url.endsWith('/') ? url : `${url}/`;
+}
+
+function withoutTrailingSlash(url: string): string {
+  return url.replace(/\/+$/, '');
+}
+
+function httpsUrl(value: string, field: string, connectionId: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(value);
+  } catch {
+    throw new TaskFailure(
+      `Service connection ${connectionId} has an invalid ${field} '${value}': it is not a URL. ` +
+        `Edit the service connection and set ${field} to an https URL such as https://login.microsoftonline.com/.`,
+    );
+  }
+  if (parsed.protocol !== 'https:') {
+    throw new TaskFailure(
+      `Service connection ${connectionId} has ${field} '${value}', which is not https; Entra ID clients refuse plain http. ` +
+        `Edit the service connection and set ${field} to an https URL.`,
+    );
+  }
+  return parsed.toString();
+}
+
+function nonWifMessage(connectionId: string, scheme: string | undefined, authenticationType?: string): string {
+  const found = scheme ? `the authentication scheme '${scheme}'${authenticationType ? ` (${authenticationType})` : ''}` : 'no authentication scheme';
+  const convert =
+    'Open Project settings > Service connections, select the connection and choose "Convert" to switch it to workload identity federation, ' +
+    'or create a new Azure Resource Manager connection with "Workload identity federation".';
+  if (scheme?.toLowerCase() === 'managedserviceidentity') {
+    return (
+      `Service connection ${connectionId} uses ${found}, which only works on agents running in Azure with that managed identity, ` +
+      `so it cannot give later steps a federated token. ${convert}`
+    );
+  }
+  return (
+    `Service connection ${connectionId} uses ${found}, but this task needs 'WorkloadIdentityFederation'. ` +
+    convert
+  );
+}
+
+function resolveCloud(fields: ServiceConnectionFields): Cloud {
+  const name = lookup(fields.data, 'environment') ?? 'AzureCloud';
+  const known = KNOWN_CLOUDS[name.toLowerCase()];
+  const authorityOverride =
+    lookup(fields.data, 'activeDirectoryAuthority') ?? lookup(fields.data, 'environmentAuthorityUrl');
+  const resourceOverride = lookup(fields.data, 'activeDirectoryServiceEndpointResourceId');
+  const authorityHost = authorityOverride
+    ? withTrailingSlash(httpsUrl(authorityOverride, 'activeDirectoryAuthority', fields.id))
+    : known?.authorityHost;
+  const resourceManager = resourceOverride
+    ? withoutTrailingSlash(resourceOverride)
+    : (known?.resourceManager ?? (fields.url ? withoutTrailingSlash(fields.url) : undefined));
+  if (!authorityHost || !resourceManager) {
+    throw new TaskFailure(
+      `Service connection ${fields.id} targets the environment '${name}', whose Entra ID authority this task does not know. ` +
+        'Use an AzureCloud, AzureChinaCloud or AzureUSGovernment connection, or set the connection\'s activeDirectoryAuthority and activeDirectoryServiceEndpointResourceId data fields.',
+    );
+  }
+  return { name, authorityHost, resourceManager, terraformEnvironment: known?.terraformEnvironment };
+}
+
+function parseScopeLevel(value: string | undefined, connectionId: string): ScopeLevel {
+  if (value === undefined) return 'Subscription';
+  for (const level of ['Subscription', 'ManagementGroup', 'MachineLearningWorkspace'] as const) {
+    if (level.toLowerCase() === value.toLowerCase()) return level;
+  }
+  throw new TaskFailure(
+    `Service connection ${connectionId} has the scope level '${value}', which this task does not know. ` +
+      'Use a connection scoped to a Subscription, a ManagementGroup or a MachineLearningWorkspace.',
+  );
+}
+
+function requiredGuid(fields: ServiceConnectionFields, key: string, description: string): string {
+  const value = lookup(fields.authParameters, key);
+  if (!value) {
+    throw new TaskFailure(
+      `Service connection ${fields.id} has no ${description} (${key}). ` +
+        'Edit the service connection, or recreate it, so that it names its app registration or managed identity.',
+    );
+  }
+  if (!GUID.test(value)) {
+    throw new TaskFailure(
+      `Service connection ${fields.id} has the ${description} '${value}', which is not a GUID. ` +
+        `Edit the service connection and set ${key} to the GUID shown in Entra ID.`,
+    );
+  }
+  return value;
+}
+
+/** Builds the connection model from the agent's fields, refusing anything but workload identity federation. */
+export function parseConnection(fields: ServiceConnectionFields): AzureConnection {
+  if (fields.scheme?.toLowerCase() !== WIF_SCHEME.toLowerCase()) {
+    throw new TaskFailure(
+      nonWifMessage(fields.id, fields.scheme, lookup(fields.authParameters, 'authenticationType')),
+    );
+  }
+  const clientId = requiredGuid(fields, 'serviceprincipalid', 'client id');
+  const tenantId = requiredGuid(fields, 'tenantid', 'tenant id');
+  const scopeLevel = parseScopeLevel(lookup(fields.data, 'scopeLevel'), fields.id);
+  const connection: AzureConnection = {
+    id: fields.id,
+    clientId,
+    tenantId,
+    scopeLevel,
+    cloud: resolveCloud(fields),
+    expectedIssuer: lookup(fields.authParameters, 'workloadIdentityFederationIssuer'),
+    expectedSubject: lookup(fields.authParameters, 'workloadIdentityFederationSubject'),
+  };
+  if (scopeLevel === 'Subscription') {
+    connection.subscriptionId = lookup(fields.data, 'subscriptionId');
+    connection.subscriptionName = lookup(fields.data, 'subscriptionName');
+  } else if (scopeLevel === 'ManagementGroup') {
+    connection.managementGroupId = lookup(fields.data, 'managementGroupId');
+  }
+  return connection;
+}

@@ -1,0 +1,172 @@
+import type { AzureConnection } from './connection';
+import type { EntraError } from './entra';
+import type { IdTokenClaims } from './jwt';
+import { quoteUntrusted } from './text';
+
+export const TOKEN_EXCHANGE_AUDIENCE = 'api://AzureADTokenExchange';
+const AZURE_DEVOPS_ISSUER = /^https:\/\/vstoken\.dev\.azure\.com\//i;
+
+export type IssuerStyle = 'Microsoft Entra' | 'Azure DevOps (deprecated)' | 'unknown';
+
+export function issuerStyle(issuer: string): IssuerStyle {
+  if (AZURE_DEVOPS_ISSUER.test(issuer)) return 'Azure DevOps (deprecated)';
+  if (/^https:\/\/login\.(microsoftonline\.(com|us)|chinacloudapi\.cn)\/[^/]+\/v2\.0$/i.test(issuer)) {
+    return 'Microsoft Entra';
+  }
+  return 'unknown';
+}
+
+/** The non-secret claims, one per line, for the log. */
+export function describeClaims(claims: IdTokenClaims): string[] {
+  return [
+    `idToken issuer:   ${quoteUntrusted(claims.iss)} (${issuerStyle(claims.iss)} issuer)`,
+    `idToken subject:  ${quoteUntrusted(claims.sub)}`,
+    `idToken audience: ${quoteUntrusted(claims.aud.join(', '))}`,
+    `idToken expires:  ${new Date(claims.exp * 1000).toISOString()}`,
+  ];
+}
+
+/** Warnings to show before calling Entra: a deprecated issuer, or claims that differ from the connection's record. */
+export function preflightWarnings(claims: IdTokenClaims, connection: AzureConnection): string[] {
+  const warnings: string[] = [];
+  if (AZURE_DEVOPS_ISSUER.test(claims.iss)) {
+    warnings.push(
+      `Service connection ${connection.id} uses the Azure DevOps issuer (${quoteUntrusted(claims.iss)}), which Microsoft deprecated on 2026-07-01 and retires on 2027-07-01. ` +
+        'Convert it to the Microsoft Entra issuer: Project settings > Service connections > the connection > "Convert", then update the federated credential to the new issuer and subject it shows.',
+    );
+  }
+  if (connection.expectedIssuer && connection.expectedIssuer !== claims.iss) {
+    warnings.push(
+      `The idToken's issuer '${quoteUntrusted(claims.iss)}' differs from the issuer the service connection records ('${quoteUntrusted(connection.expectedIssuer)}'). ` +
+        'Make the federated credential on the app or managed identity match the idToken; the Entra exchange below will tell whether it does.',
+    );
+  }
+  if (connection.expectedSubject && connection.expectedSubject !== claims.sub) {
+    warnings.push(
+      `The idToken's subject '${quoteUntrusted(claims.sub)}' differs from the subject the service connection records ('${quoteUntrusted(connection.expectedSubject)}'). ` +
+        'Make the federated credential on the app or managed identity match the idToken; the Entra exchange below will tell whether it does.',
+    );
+  }
+  return warnings;
+}
+
+function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The exact credential to configure, and the az commands that create it. */
+export function federatedCredentialFix(claims: IdTokenClaims, connection: AzureConnection): string {
+  const iss = quoteUntrusted(claims.iss, 300);
+  const sub = quoteUntrusted(claims.sub, 300);
+  const parameters = JSON.stringify({
+    name: 'azure-pipelines',
+    issuer: iss,
+    subject: sub,
+    audiences: [TOKEN_EXCHANGE_AUDIENCE],
+  });
+  return (
+    `Add a federated credential with issuer '${iss}', subject '${sub}' and audience '${TOKEN_EXCHANGE_AUDIENCE}' to the identity ${connection.clientId}: ` +
+    `for an app registration run: az ad app federated-credential create --id ${connection.clientId} --parameters ${shellQuote(parameters)}; ` +
+    `for a user-assigned managed identity run: az identity federated-credential create --name azure-pipelines --identity-name <identity-name> --resource-group <resource-group> ` +
+    `--issuer ${shellQuote(iss)} --subject ${shellQuote(sub)} --audiences ${TOKEN_EXCHANGE_AUDIENCE}.`
+  );
+}
+
+interface Advice {
+  cause: string;
+  remedy: (claims: IdTokenClaims | undefined, connection: AzureConnection) => string;
+}
+
+const credentialRemedy = (claims: IdTokenClaims | undefined, connection: AzureConnection): string =>
+  claims
+    ? federatedCredentialFix(claims, connection)
+    : `Make a federated credential on the identity ${connection.clientId} match the connection's issuer and subject (shown on the service connection's page).`;
+
+const ENTRA_ADVICE: Record<number, Advice> = {
+  700211: {
+    cause: "No federated credential on the identity trusts the idToken's issuer",
+    remedy: credentialRemedy,
+  },
+  700213: {
+    cause: "No federated credential on the identity matches the idToken's subject (typically after the organization, project or connection was renamed, or the connection was converted to the Entra issuer)",
+    remedy: credentialRemedy,
+  },
+  70021: {
+    cause: 'No federated credential on the identity matches the idToken (typically after an organization, project or connection rename)',
+    remedy: credentialRemedy,
+  },
+  70025: {
+    cause: 'The identity has no federated credentials at all',
+    remedy: credentialRemedy,
+  },
+  700212: {
+    cause: `The federated credential expects a different audience than '${TOKEN_EXCHANGE_AUDIENCE}'`,
+    remedy: (claims, connection) => credentialRemedy(claims, connection),
+  },
+  700016: {
+    cause: "The connection's client id is not an application or managed identity in its tenant",
+    remedy: (_claims, connection) =>
+      `Check that the service connection's client id ${connection.clientId} and tenant id ${connection.tenantId} name an existing app registration or managed identity, then edit the connection or recreate it.`,
+  },
+  900023: {
+    cause: "The connection's tenant id is not a tenant Entra ID knows",
+    remedy: (_claims, connection) =>
+      `Set the service connection's tenant id to the directory (tenant) id of the identity ${connection.clientId}; it is currently ${connection.tenantId}.`,
+  },
+  700024: {
+    cause: 'The idToken was expired or not yet valid when Entra ID checked it',
+    remedy: () =>
+      "Check that the agent machine's clock is right, and re-run the job; later steps must fetch a fresh idToken rather than reuse one older than 10 minutes.",
+  },
+  700223: {
+    cause: 'The tenant does not allow federated credentials for this identity',
+    remedy: () =>
+      'Ask a tenant administrator to allow workload identity federation for this identity (Entra ID policy on flexible or federated credentials).',
+  },
+  700238: {
+    cause: "A tenant policy restricts which issuers or subjects the identity's federated credentials may use",
+    remedy: () =>
+      "Ask a tenant administrator to allow the idToken's issuer and subject in the federated credential policy, or use an identity the policy permits.",
+  },
+  70052: {
+    cause: 'The identity is a multitenant app, which the Microsoft Entra issuer does not support',
+    remedy: () =>
+      'Make the app registration single-tenant, or use a user-assigned managed identity for the service connection.',
+  },
+  900382: {
+    cause: "The idToken comes from a different cloud than the connection's Entra authority",
+    remedy: (_claims, connection) =>
+      `Create the service connection in the same cloud as the identity; this connection targets ${connection.cloud.name} at ${connection.cloud.authorityHost}.`,
+  },
+  7000215: {
+    cause: 'Entra ID expected a client secret: the identity is set up for a secret-based connection',
+    remedy: () =>
+      'Convert the service connection to workload identity federation (Project settings > Service connections > "Convert") so that Entra ID accepts the idToken.',
+  },
+  7000222: {
+    cause: 'The client secret the identity was set up with has expired: the identity is set up for a secret-based connection',
+    remedy: () =>
+      'Convert the service connection to workload identity federation (Project settings > Service connections > "Convert") so that no secret is needed.',
+  },
+};
+
+/** One sentence of cause and one of remedy for an Entra error, with Entra's own code and ids. */
+export function explainEntraError(
+  error: EntraError,
+  connection: AzureConnection,
+  claims: IdTokenClaims | undefined,
+): string {
+  const advice = error.code !== undefined ? ENTRA_ADVICE[error.code] : undefined;
+  const ids = [
+    error.traceId ? `Trace ID: ${error.traceId}` : undefined,
+    error.correlationId ? `Correlation ID: ${error.correlationId}` : undefined,
+  ].filter(Boolean);
+  const said = `Entra ID said: ${error.description}${ids.length ? ` (${ids.join(', ')})` : ''}`;
+  if (advice) {
+    return `Entra ID refused the idToken for client ${connection.clientId} in tenant ${connection.tenantId}: ${advice.cause}. ${advice.remedy(claims, connection)} ${said}`;
+  }
+  return (
+    `Entra ID refused the idToken for client ${connection.clientId} in tenant ${connection.tenantId} (${error.error}). ` +
+    `Look up the AADSTS code below at https://login.microsoftonline.com/error and fix the identity or the service connection. ${said}`
+  );
+}

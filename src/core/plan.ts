@@ -1,0 +1,77 @@
+import type { AzureConnection } from './connection';
+
+export interface ExportedVariable {
+  name: string;
+  value: string;
+  secret: boolean;
+  /** Output variables reach later jobs and stages; their names must match ^[A-Za-z][A-Za-z0-9]*$. */
+  output: boolean;
+}
+
+export interface ExportInputs {
+  connection: AzureConnection;
+  /** The Oidctoken URL without query, for Terraform's own idToken refresh. */
+  oidcRequestUrl: string;
+  idToken: string;
+  idTokenExpiresOn: Date;
+  accessToken: string;
+  accessTokenExpiresOn: Date;
+  federatedTokenFile: string;
+}
+
+/** The task's own names, for what no tool already has a name for. */
+export const ACCESS_TOKEN_VARIABLE = 'AZUREWIF_ACCESS_TOKEN';
+export const ACCESS_TOKEN_EXPIRY_VARIABLE = 'AZUREWIF_ACCESS_TOKEN_EXPIRES_ON';
+export const ID_TOKEN_EXPIRY_VARIABLE = 'AZUREWIF_ID_TOKEN_EXPIRES_ON';
+
+/** Every variable the task sets, in the order it sets them. Never includes the job access token. */
+export function planExports(inputs: ExportInputs): ExportedVariable[] {
+  const { connection } = inputs;
+  const idTokenExpiresOn = inputs.idTokenExpiresOn.toISOString();
+  const accessTokenExpiresOn = inputs.accessTokenExpiresOn.toISOString();
+  const plain = (name: string, value: string | undefined): ExportedVariable[] =>
+    value === undefined ? [] : [{ name, value, secret: false, output: false }];
+  const secret = (name: string, value: string): ExportedVariable => ({ name, value, secret: true, output: false });
+  const output = (name: string, value: string | undefined, isSecret = false): ExportedVariable[] =>
+    value === undefined ? [] : [{ name, value, secret: isSecret, output: true }];
+
+  return [
+    // Terraform azurerm/azuread/azapi providers and the azurerm backend.
+    ...plain('ARM_CLIENT_ID', connection.clientId),
+    ...plain('ARM_TENANT_ID', connection.tenantId),
+    ...plain('ARM_SUBSCRIPTION_ID', connection.subscriptionId),
+    ...plain('ARM_USE_OIDC', 'true'),
+    ...plain('ARM_ENVIRONMENT', connection.cloud.terraformEnvironment),
+    ...plain('ARM_ADO_PIPELINE_SERVICE_CONNECTION_ID', connection.id),
+    ...plain('ARM_OIDC_AZURE_SERVICE_CONNECTION_ID', connection.id),
+    ...plain('ARM_OIDC_REQUEST_URL', inputs.oidcRequestUrl),
+    secret('ARM_OIDC_TOKEN', inputs.idToken),
+    // Azure SDKs' WorkloadIdentityCredential / DefaultAzureCredential.
+    ...plain('AZURE_CLIENT_ID', connection.clientId),
+    ...plain('AZURE_TENANT_ID', connection.tenantId),
+    ...plain('AZURE_SUBSCRIPTION_ID', connection.subscriptionId),
+    ...plain('AZURE_AUTHORITY_HOST', connection.cloud.authorityHost),
+    ...plain('AZURE_FEDERATED_TOKEN_FILE', inputs.federatedTokenFile),
+    // What Microsoft's AzureCLI@2 / AzurePowerShell@5 give scripts (kubelogin, azd, samples read these).
+    ...plain('AZURESUBSCRIPTION_SERVICE_CONNECTION_ID', connection.id),
+    ...plain('AZURESUBSCRIPTION_CLIENT_ID', connection.clientId),
+    ...plain('AZURESUBSCRIPTION_TENANT_ID', connection.tenantId),
+    ...plain('servicePrincipalId', connection.clientId),
+    ...plain('tenantId', connection.tenantId),
+    secret('idToken', inputs.idToken),
+    // This task's own.
+    secret(ACCESS_TOKEN_VARIABLE, inputs.accessToken),
+    ...plain(ACCESS_TOKEN_EXPIRY_VARIABLE, accessTokenExpiresOn),
+    ...plain(ID_TOKEN_EXPIRY_VARIABLE, idTokenExpiresOn),
+    // For later jobs and stages.
+    ...output('serviceConnectionId', connection.id),
+    ...output('clientId', connection.clientId),
+    ...output('tenantId', connection.tenantId),
+    ...output('subscriptionId', connection.subscriptionId),
+    ...output('authorityHost', connection.cloud.authorityHost),
+    ...output('idToken', inputs.idToken, true),
+    ...output('idTokenExpiresOn', idTokenExpiresOn),
+    ...output('accessToken', inputs.accessToken, true),
+    ...output('accessTokenExpiresOn', accessTokenExpiresOn),
+  ];
+}

@@ -1,0 +1,175 @@
+import { strict as assert } from 'node:assert';
+import { parseConnection, type ServiceConnectionFields } from '../../src/core/connection';
+import { TaskFailure } from '../../src/core/errors';
+
+const ID = '0f6a8f4e-2c1b-4a5e-9d3c-7b8a9c0d1e2f';
+const CLIENT = '11111111-2222-3333-4444-555555555555';
+const TENANT = '66666666-7777-8888-9999-000000000000';
+const SUBSCRIPTION = 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee';
+
+function fields(overrides: Partial<ServiceConnectionFields> = {}): ServiceConnectionFields {
+  return {
+    id: ID,
+    url: 'https://management.azure.com/',
+    scheme: 'WorkloadIdentityFederation',
+    authParameters: { serviceprincipalid: CLIENT, tenantid: TENANT },
+    data: { environment: 'AzureCloud', scopeLevel: 'Subscription', subscriptionId: SUBSCRIPTION },
+    ...overrides,
+  };
+}
+
+function failure(action: () => unknown): string {
+  try {
+    action();
+  } catch (error) {
+    assert.ok(error instanceof TaskFailure, `expected a TaskFailure, got ${String(error)}`);
+    return error.message;
+  }
+  assert.fail('expected a failure');
+}
+
+describe('connection model', () => {
+  it('reads client, tenant, subscription and the public cloud from a WIF connection', () => {
+    const connection = parseConnection(fields());
+    assert.deepEqual(connection, {
+      id: ID,
+      clientId: CLIENT,
+      tenantId: TENANT,
+      scopeLevel: 'Subscription',
+      subscriptionId: SUBSCRIPTION,
+      subscriptionName: undefined,
+      cloud: {
+        name: 'AzureCloud',
+        authorityHost: 'https://login.microsoftonline.com/',
+        resourceManager: 'https://management.azure.com',
+        terraformEnvironment: 'public',
+      },
+      expectedIssuer: undefined,
+      expectedSubject: undefined,
+    });
+  });
+
+  it('compares the scheme and parameter names case-insensitively', () => {
+    const connection = parseConnection(
+      fields({ scheme: 'workloadidentityfederation', authParameters: { ServicePrincipalId: CLIENT, TENANTID: TENANT } }),
+    );
+    assert.equal(connection.clientId, CLIENT);
+    assert.equal(connection.tenantId, TENANT);
+  });
+
+  for (const [environment, authorityHost, resourceManager, terraform] of [
+    ['AzureChinaCloud', 'https://login.chinacloudapi.cn/', 'https://management.chinacloudapi.cn', 'china'],
+    ['AzureUSGovernment', 'https://login.microsoftonline.us/', 'https://management.usgovcloudapi.net', 'usgovernment'],
+  ]) {
+    it(`maps ${environment} to its authority, Resource Manager and Terraform environment`, () => {
+      const { cloud } = parseConnection(fields({ data: { environment, subscriptionId: SUBSCRIPTION } }));
+      assert.deepEqual(cloud, { name: environment, authorityHost, resourceManager, terraformEnvironment: terraform });
+    });
+  }
+
+  it('lets the connection override the authority and resource, as Azure Stack and the emulator do', () => {
+    const { cloud } = parseConnection(
+      fields({
+        data: {
+          environment: 'AzureStack',
+          activeDirectoryAuthority: 'https://127.0.0.1:8443',
+          activeDirectoryServiceEndpointResourceId: 'https://management.local.azurestack.external/',
+        },
+      }),
+    );
+    assert.deepEqual(cloud, {
+      name: 'AzureStack',
+      authorityHost: 'https://127.0.0.1:8443/',
+      resourceManager: 'https://management.local.azurestack.external',
+      terraformEnvironment: undefined,
+    });
+  });
+
+  it('falls back to environmentAuthorityUrl when activeDirectoryAuthority is absent', () => {
+    const { cloud } = parseConnection(fields({ data: { environmentAuthorityUrl: 'https://login.example.test/' } }));
+    assert.equal(cloud.authorityHost, 'https://login.example.test/');
+    assert.equal(cloud.resourceManager, 'https://management.azure.com');
+  });
+
+  it('exports no subscription for a management-group connection, and keeps the group id', () => {
+    const connection = parseConnection(
+      fields({ data: { scopeLevel: 'ManagementGroup', managementGroupId: 'platform', subscriptionId: SUBSCRIPTION } }),
+    );
+    assert.equal(connection.subscriptionId, undefined);
+    assert.equal(connection.managementGroupId, 'platform');
+    assert.equal(connection.scopeLevel, 'ManagementGroup');
+  });
+
+  it('keeps the issuer and subject the service recorded for the connection', () => {
+    const connection = parseConnection(
+      fields({
+        authParameters: {
+          serviceprincipalid: CLIENT,
+          tenantid: TENANT,
+          workloadIdentityFederationIssuer: 'https://login.microsoftonline.com/t/v2.0',
+          workloadIdentityFederationSubject: 'sc://org/project/conn',
+        },
+      }),
+    );
+    assert.equal(connection.expectedIssuer, 'https://login.microsoftonline.com/t/v2.0');
+    assert.equal(connection.expectedSubject, 'sc://org/project/conn');
+  });
+
+  it('refuses a secret-based connection, naming the scheme and how to convert it', () => {
+    assert.equal(
+      failure(() =>
+        parseConnection(
+          fields({ scheme: 'ServicePrincipal', authParameters: { authenticationType: 'spnKey', tenantid: TENANT } }),
+        ),
+      ),
+      `Service connection ${ID} uses the authentication scheme 'ServicePrincipal' (spnKey), but this task needs 'WorkloadIdentityFederation'. ` +
+        'Open Project settings > Service connections, select the connection and choose "Convert" to switch it to workload identity federation, ' +
+        'or create a new Azure Resource Manager connection with "Workload identity federation".',
+    );
+  });
+
+  it('refuses a managed-identity connection and says why it cannot serve later steps', () => {
+    assert.match(
+      failure(() => parseConnection(fields({ scheme: 'ManagedServiceIdentity' }))),
+      /^Service connection .* uses the authentication scheme 'ManagedServiceIdentity', which only works on agents running in Azure with that managed identity, so it cannot give later steps a federated token\. Open Project settings/,
+    );
+  });
+
+  it('refuses a connection without a scheme', () => {
+    assert.match(failure(() => parseConnection(fields({ scheme: undefined }))), /uses no authentication scheme, but this task needs 'WorkloadIdentityFederation'\./);
+  });
+
+  it('names the missing client id', () => {
+    assert.equal(
+      failure(() => parseConnection(fields({ authParameters: { tenantid: TENANT } }))),
+      `Service connection ${ID} has no client id (serviceprincipalid). ` +
+        'Edit the service connection, or recreate it, so that it names its app registration or managed identity.',
+    );
+  });
+
+  it('refuses a tenant id that is not a GUID', () => {
+    assert.equal(
+      failure(() => parseConnection(fields({ authParameters: { serviceprincipalid: CLIENT, tenantid: 'contoso.com' } }))),
+      `Service connection ${ID} has the tenant id 'contoso.com', which is not a GUID. Edit the service connection and set tenantid to the GUID shown in Entra ID.`,
+    );
+  });
+
+  it('refuses an http authority, which MSAL would refuse later with a vaguer message', () => {
+    assert.equal(
+      failure(() => parseConnection(fields({ data: { activeDirectoryAuthority: 'http://login.example.test/' } }))),
+      `Service connection ${ID} has activeDirectoryAuthority 'http://login.example.test/', which is not https; Entra ID clients refuse plain http. ` +
+        'Edit the service connection and set activeDirectoryAuthority to an https URL.',
+    );
+  });
+
+  it('refuses an unknown cloud without an authority override', () => {
+    assert.match(
+      failure(() => parseConnection(fields({ data: { environment: 'AzureStack' } }))),
+      /targets the environment 'AzureStack', whose Entra ID authority this task does not know\./,
+    );
+  });
+
+  it('refuses an unknown scope level', () => {
+    assert.match(failure(() => parseConnection(fields({ data: { scopeLevel: 'Tenant' } }))), /has the scope level 'Tenant'/);
+  });
+});
