@@ -6,6 +6,7 @@ import type { ICertConfiguration } from 'typed-rest-client/Interfaces';
 import { CONNECTION_DATA_KEYS, type ServiceConnectionFields } from './core/connection';
 import type { OidcRequestContext } from './core/idtoken';
 import type { Logger } from './core/logger';
+import { TaskFailure } from './core/errors';
 import { quoteUntrusted } from './core/text';
 
 /** Task-lib glue: everything the task reads from, or writes to, the agent. */
@@ -14,8 +15,23 @@ export const CONNECTION_INPUT = 'connectedServiceNameARM';
 /** Task variable (private to this task instance) that tells the post-job step what to remove. */
 export const CREATED_PATHS_TASK_VARIABLE = 'AZUREWIF_CREATED_PATHS';
 
+/**
+ * The endpoint's authorization, read whole: task-lib's per-parameter getter debug-logs the value, and its
+ * parse error quotes the raw JSON, either of which would print a secret.
+ */
+function readAuthorization(id: string): tl.EndpointAuthorization | undefined {
+  try {
+    return tl.getEndpointAuthorization(id, true);
+  } catch {
+    throw new TaskFailure(
+      `The agent passed the authorization of endpoint ${id} in a form the task cannot read (not JSON). ` +
+        'Update the agent to the latest version and re-run the job.',
+    );
+  }
+}
+
 export function readServiceConnection(id: string): ServiceConnectionFields {
-  const authorization = tl.getEndpointAuthorization(id, true);
+  const authorization = readAuthorization(id);
   const data: Record<string, string | undefined> = {};
   for (const key of CONNECTION_DATA_KEYS) data[key] = tl.getEndpointDataParameter(id, key, true);
   return {
@@ -39,7 +55,8 @@ export function readOidcContext(): OidcRequestContext {
 }
 
 export function readJobAccessToken(): string | undefined {
-  return tl.getEndpointAuthorizationParameter('SYSTEMVSSCONNECTION', 'AccessToken', true);
+  const token = readAuthorization('SYSTEMVSSCONNECTION')?.parameters?.AccessToken;
+  return token || undefined;
 }
 
 /**

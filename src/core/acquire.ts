@@ -79,7 +79,9 @@ export async function acquire(inputs: AcquireInputs, deps: AcquireDependencies):
     connection.cloud.resourceManager,
     (error) => explainEntraError(error, connection, latest.claims),
   );
-  logger.info(`Entra ID accepted the idToken; the Resource Manager access token expires ${accessToken.expiresOn.toISOString()}.`);
+  logger.info(
+    `Entra ID accepted the idToken; the Resource Manager access token expires ${accessToken.expiresOn.toISOString()}.`,
+  );
 
   const federatedTokenFile = path.join(inputs.workDirectory, FEDERATED_TOKEN_FILE_NAME);
   writeSecretFileAtomic(federatedTokenFile, latest.token);

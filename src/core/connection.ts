@@ -107,8 +107,14 @@ function httpsUrl(value: string, field: string, connectionId: string): string {
   return parsed.toString();
 }
 
-function nonWifMessage(connectionId: string, scheme: string | undefined, authenticationType?: string): string {
-  const found = scheme ? `the authentication scheme '${scheme}'${authenticationType ? ` (${authenticationType})` : ''}` : 'no authentication scheme';
+function nonWifMessage(
+  connectionId: string,
+  scheme: string | undefined,
+  authenticationType?: string,
+): string {
+  const found = scheme
+    ? `the authentication scheme '${scheme}'${authenticationType ? ` (${authenticationType})` : ''}`
+    : 'no authentication scheme';
   const convert =
     'Open Project settings > Service connections, select the connection and choose "Convert" to switch it to workload identity federation, ' +
     'or create a new Azure Resource Manager connection with "Workload identity federation".';
@@ -139,7 +145,7 @@ function resolveCloud(fields: ServiceConnectionFields): Cloud {
   if (!authorityHost || !resourceManager) {
     throw new TaskFailure(
       `Service connection ${fields.id} targets the environment '${name}', whose Entra ID authority this task does not know. ` +
-        'Use an AzureCloud, AzureChinaCloud or AzureUSGovernment connection, or set the connection\'s activeDirectoryAuthority and activeDirectoryServiceEndpointResourceId data fields.',
+        "Use an AzureCloud, AzureChinaCloud or AzureUSGovernment connection, or set the connection's activeDirectoryAuthority and activeDirectoryServiceEndpointResourceId data fields.",
     );
   }
   return { name, authorityHost, resourceManager, terraformEnvironment: known?.terraformEnvironment };

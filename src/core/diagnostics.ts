@@ -88,11 +88,13 @@ const ENTRA_ADVICE: Record<number, Advice> = {
     remedy: credentialRemedy,
   },
   700213: {
-    cause: "No federated credential on the identity matches the idToken's subject (typically after the organization, project or connection was renamed, or the connection was converted to the Entra issuer)",
+    cause:
+      "No federated credential on the identity matches the idToken's subject (typically after the organization, project or connection was renamed, or the connection was converted to the Entra issuer)",
     remedy: credentialRemedy,
   },
   70021: {
-    cause: 'No federated credential on the identity matches the idToken (typically after an organization, project or connection rename)',
+    cause:
+      'No federated credential on the identity matches the idToken (typically after an organization, project or connection rename)',
     remedy: credentialRemedy,
   },
   70025: {
@@ -144,7 +146,8 @@ const ENTRA_ADVICE: Record<number, Advice> = {
       'Convert the service connection to workload identity federation (Project settings > Service connections > "Convert") so that Entra ID accepts the idToken.',
   },
   7000222: {
-    cause: 'The client secret the identity was set up with has expired: the identity is set up for a secret-based connection',
+    cause:
+      'The client secret the identity was set up with has expired: the identity is set up for a secret-based connection',
     remedy: () =>
       'Convert the service connection to workload identity federation (Project settings > Service connections > "Convert") so that no secret is needed.',
   },

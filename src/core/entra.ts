@@ -49,7 +49,12 @@ export function msalNetworkModule(
   ): Promise<NetworkResponse<T>> {
     const started = Date.now();
     try {
-      const response = await transport.send({ method, url, headers: options?.headers ?? {}, body: options?.body ?? '' });
+      const response = await transport.send({
+        method,
+        url,
+        headers: options?.headers ?? {},
+        body: options?.body ?? '',
+      });
       logger.debug(
         `${method} ${url} -> HTTP ${response.status} in ${Date.now() - started} ms; headers: ${Object.keys(response.headers).join(', ')}`,
       );
@@ -97,7 +102,13 @@ export function defaultScope(resource: string): string {
 }
 
 function toEntraError(body: Record<string, unknown>): EntraError | undefined {
-  const { error, error_description: description, error_codes: codes, trace_id: traceId, correlation_id: correlationId } = body;
+  const {
+    error,
+    error_description: description,
+    error_codes: codes,
+    trace_id: traceId,
+    correlation_id: correlationId,
+  } = body;
   if (typeof error !== 'string') return undefined;
   const text = typeof description === 'string' ? description : '';
   const codeInText = /AADSTS(\d+)/.exec(text);

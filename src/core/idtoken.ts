@@ -60,7 +60,10 @@ export function resolveOidcEndpoint(context: OidcRequestContext): OidcEndpoint {
 }
 
 export function oidcTokenUrl(endpoint: OidcEndpoint, connectionId: string): string {
-  const query = new URLSearchParams({ 'api-version': endpoint.apiVersion, serviceConnectionId: connectionId });
+  const query = new URLSearchParams({
+    'api-version': endpoint.apiVersion,
+    serviceConnectionId: connectionId,
+  });
   return `${endpoint.baseUrl}?${query.toString()}`;
 }
 
@@ -91,7 +94,8 @@ function failureFor(response: HttpResponse, connectionId: string): TaskFailure {
   const said = serviceMessage(response.body);
   const saying = said ? `: ${said}` : '';
   const { status } = response;
-  const isHtml = (response.headers['content-type'] ?? '').includes('text/html') || /^\s*</.test(response.body);
+  const isHtml =
+    (response.headers['content-type'] ?? '').includes('text/html') || /^\s*</.test(response.body);
   if (status === 203 || (status >= 300 && status < 400) || (status === 200 && isHtml)) {
     return new TaskFailure(
       `Azure DevOps answered the idToken request with a sign-in page (HTTP ${status})${ids}, so it did not accept the job access token. ` +
@@ -144,7 +148,7 @@ function tokenFrom(response: HttpResponse, connectionId: string): string {
   if (typeof record.value === 'string' && /no explicit reference/i.test(record.value)) {
     throw new TaskFailure(
       `Azure DevOps would not issue an idToken for service connection ${connectionId}: ${quoteUntrusted(record.value)}${ids}. ` +
-        'Reference the connection by its name or id in a task input of this job (this task\'s azureSubscription input does so when it names the connection directly, not through a runtime variable).',
+        "Reference the connection by its name or id in a task input of this job (this task's azureSubscription input does so when it names the connection directly, not through a runtime variable).",
     );
   }
   throw new TaskFailure(

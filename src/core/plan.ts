@@ -31,7 +31,12 @@ export function planExports(inputs: ExportInputs): ExportedVariable[] {
   const accessTokenExpiresOn = inputs.accessTokenExpiresOn.toISOString();
   const plain = (name: string, value: string | undefined): ExportedVariable[] =>
     value === undefined ? [] : [{ name, value, secret: false, output: false }];
-  const secret = (name: string, value: string): ExportedVariable => ({ name, value, secret: true, output: false });
+  const secret = (name: string, value: string): ExportedVariable => ({
+    name,
+    value,
+    secret: true,
+    output: false,
+  });
   const output = (name: string, value: string | undefined, isSecret = false): ExportedVariable[] =>
     value === undefined ? [] : [{ name, value, secret: isSecret, output: true }];
 

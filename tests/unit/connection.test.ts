@@ -51,7 +51,10 @@ describe('connection model', () => {
 
   it('compares the scheme and parameter names case-insensitively', () => {
     const connection = parseConnection(
-      fields({ scheme: 'workloadidentityfederation', authParameters: { ServicePrincipalId: CLIENT, TENANTID: TENANT } }),
+      fields({
+        scheme: 'workloadidentityfederation',
+        authParameters: { ServicePrincipalId: CLIENT, TENANTID: TENANT },
+      }),
     );
     assert.equal(connection.clientId, CLIENT);
     assert.equal(connection.tenantId, TENANT);
@@ -59,11 +62,21 @@ describe('connection model', () => {
 
   for (const [environment, authorityHost, resourceManager, terraform] of [
     ['AzureChinaCloud', 'https://login.chinacloudapi.cn/', 'https://management.chinacloudapi.cn', 'china'],
-    ['AzureUSGovernment', 'https://login.microsoftonline.us/', 'https://management.usgovcloudapi.net', 'usgovernment'],
+    [
+      'AzureUSGovernment',
+      'https://login.microsoftonline.us/',
+      'https://management.usgovcloudapi.net',
+      'usgovernment',
+    ],
   ]) {
     it(`maps ${environment} to its authority, Resource Manager and Terraform environment`, () => {
       const { cloud } = parseConnection(fields({ data: { environment, subscriptionId: SUBSCRIPTION } }));
-      assert.deepEqual(cloud, { name: environment, authorityHost, resourceManager, terraformEnvironment: terraform });
+      assert.deepEqual(cloud, {
+        name: environment,
+        authorityHost,
+        resourceManager,
+        terraformEnvironment: terraform,
+      });
     });
   }
 
@@ -86,14 +99,18 @@ describe('connection model', () => {
   });
 
   it('falls back to environmentAuthorityUrl when activeDirectoryAuthority is absent', () => {
-    const { cloud } = parseConnection(fields({ data: { environmentAuthorityUrl: 'https://login.example.test/' } }));
+    const { cloud } = parseConnection(
+      fields({ data: { environmentAuthorityUrl: 'https://login.example.test/' } }),
+    );
     assert.equal(cloud.authorityHost, 'https://login.example.test/');
     assert.equal(cloud.resourceManager, 'https://management.azure.com');
   });
 
   it('exports no subscription for a management-group connection, and keeps the group id', () => {
     const connection = parseConnection(
-      fields({ data: { scopeLevel: 'ManagementGroup', managementGroupId: 'platform', subscriptionId: SUBSCRIPTION } }),
+      fields({
+        data: { scopeLevel: 'ManagementGroup', managementGroupId: 'platform', subscriptionId: SUBSCRIPTION },
+      }),
     );
     assert.equal(connection.subscriptionId, undefined);
     assert.equal(connection.managementGroupId, 'platform');
@@ -119,7 +136,10 @@ describe('connection model', () => {
     assert.equal(
       failure(() =>
         parseConnection(
-          fields({ scheme: 'ServicePrincipal', authParameters: { authenticationType: 'spnKey', tenantid: TENANT } }),
+          fields({
+            scheme: 'ServicePrincipal',
+            authParameters: { authenticationType: 'spnKey', tenantid: TENANT },
+          }),
         ),
       ),
       `Service connection ${ID} uses the authentication scheme 'ServicePrincipal' (spnKey), but this task needs 'WorkloadIdentityFederation'. ` +
@@ -136,7 +156,10 @@ describe('connection model', () => {
   });
 
   it('refuses a connection without a scheme', () => {
-    assert.match(failure(() => parseConnection(fields({ scheme: undefined }))), /uses no authentication scheme, but this task needs 'WorkloadIdentityFederation'\./);
+    assert.match(
+      failure(() => parseConnection(fields({ scheme: undefined }))),
+      /uses no authentication scheme, but this task needs 'WorkloadIdentityFederation'\./,
+    );
   });
 
   it('names the missing client id', () => {
@@ -149,14 +172,18 @@ describe('connection model', () => {
 
   it('refuses a tenant id that is not a GUID', () => {
     assert.equal(
-      failure(() => parseConnection(fields({ authParameters: { serviceprincipalid: CLIENT, tenantid: 'contoso.com' } }))),
+      failure(() =>
+        parseConnection(fields({ authParameters: { serviceprincipalid: CLIENT, tenantid: 'contoso.com' } })),
+      ),
       `Service connection ${ID} has the tenant id 'contoso.com', which is not a GUID. Edit the service connection and set tenantid to the GUID shown in Entra ID.`,
     );
   });
 
   it('refuses an http authority, which MSAL would refuse later with a vaguer message', () => {
     assert.equal(
-      failure(() => parseConnection(fields({ data: { activeDirectoryAuthority: 'http://login.example.test/' } }))),
+      failure(() =>
+        parseConnection(fields({ data: { activeDirectoryAuthority: 'http://login.example.test/' } })),
+      ),
       `Service connection ${ID} has activeDirectoryAuthority 'http://login.example.test/', which is not https; Entra ID clients refuse plain http. ` +
         'Edit the service connection and set activeDirectoryAuthority to an https URL.',
     );
@@ -170,6 +197,9 @@ describe('connection model', () => {
   });
 
   it('refuses an unknown scope level', () => {
-    assert.match(failure(() => parseConnection(fields({ data: { scopeLevel: 'Tenant' } }))), /has the scope level 'Tenant'/);
+    assert.match(
+      failure(() => parseConnection(fields({ data: { scopeLevel: 'Tenant' } }))),
+      /has the scope level 'Tenant'/,
+    );
   });
 });

@@ -37,7 +37,11 @@ function entraError(code: number, text: string) {
   });
 }
 
-function exchangeOptions(transport: ScriptedTransport, environment = 'AzureCloud', authority?: string): EntraExchangeOptions {
+function exchangeOptions(
+  transport: ScriptedTransport,
+  environment = 'AzureCloud',
+  authority?: string,
+): EntraExchangeOptions {
   return {
     transport,
     connection: connectionFor(environment, authority),
@@ -50,19 +54,32 @@ function exchangeOptions(transport: ScriptedTransport, environment = 'AzureCloud
 const explain = (options: EntraExchangeOptions) => (error: Parameters<typeof explainEntraError>[0]) =>
   explainEntraError(error, options.connection, decodeIdTokenClaims(ASSERTION));
 
-const success = json(200, { token_type: 'Bearer', expires_in: 3599, ext_expires_in: 3599, access_token: 'at.value.sig' });
+const success = json(200, {
+  token_type: 'Bearer',
+  expires_in: 3599,
+  ext_expires_in: 3599,
+  access_token: 'at.value.sig',
+});
 
 describe('Entra exchange', () => {
   for (const [environment, authority, tokenUrl] of [
     ['AzureCloud', undefined, `https://login.microsoftonline.com/${TENANT}/oauth2/v2.0/token`],
     ['AzureChinaCloud', undefined, `https://login.chinacloudapi.cn/${TENANT}/oauth2/v2.0/token`],
     ['AzureUSGovernment', undefined, `https://login.microsoftonline.us/${TENANT}/oauth2/v2.0/token`],
-    ['AzureStack', 'https://adfs.local.azurestack.external/', `https://adfs.local.azurestack.external/${TENANT}/oauth2/v2.0/token`],
+    [
+      'AzureStack',
+      'https://adfs.local.azurestack.external/',
+      `https://adfs.local.azurestack.external/${TENANT}/oauth2/v2.0/token`,
+    ],
   ] as const) {
     it(`makes exactly one request, the token POST, for ${environment}`, async () => {
       const transport = new ScriptedTransport([success]);
       const options = exchangeOptions(transport, environment, authority);
-      const result = await exchangeForAccessToken(options, options.connection.cloud.resourceManager, explain(options));
+      const result = await exchangeForAccessToken(
+        options,
+        options.connection.cloud.resourceManager,
+        explain(options),
+      );
       assert.equal(result.token, 'at.value.sig');
       assert.equal(transport.requests.length, 1);
       assert.equal(transport.requests[0].method, 'POST');
@@ -70,9 +87,14 @@ describe('Entra exchange', () => {
       const form = new URLSearchParams(transport.requests[0].body);
       assert.equal(form.get('client_id'), CLIENT);
       assert.equal(form.get('grant_type'), 'client_credentials');
-      assert.equal(form.get('client_assertion_type'), 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer');
+      assert.equal(
+        form.get('client_assertion_type'),
+        'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+      );
       assert.equal(form.get('client_assertion'), ASSERTION);
-      assert.ok(form.get('scope')?.split(' ').includes(`${options.connection.cloud.resourceManager}/.default`));
+      assert.ok(
+        form.get('scope')?.split(' ').includes(`${options.connection.cloud.resourceManager}/.default`),
+      );
     });
   }
 
@@ -84,9 +106,14 @@ describe('Entra exchange', () => {
     assert.ok(result.expiresOn.getTime() >= before + 3590_000);
   });
 
-  it('turns AADSTS700213 into the credential to configure, with Entra\'s code and ids', async () => {
+  it("turns AADSTS700213 into the credential to configure, with Entra's code and ids", async () => {
     const options = exchangeOptions(
-      new ScriptedTransport([entraError(700213, "No matching federated identity record found for presented assertion subject 'x'.")]),
+      new ScriptedTransport([
+        entraError(
+          700213,
+          "No matching federated identity record found for presented assertion subject 'x'.",
+        ),
+      ]),
     );
     let message = '';
     try {
@@ -120,7 +147,9 @@ describe('Entra exchange', () => {
   });
 
   it('reports a token response that is not JSON', async () => {
-    const options = exchangeOptions(new ScriptedTransport([{ status: 502, headers: {}, body: '<html>Bad gateway</html>' }]));
+    const options = exchangeOptions(
+      new ScriptedTransport([{ status: 502, headers: {}, body: '<html>Bad gateway</html>' }]),
+    );
     await assert.rejects(
       exchangeForAccessToken(options, 'https://management.azure.com', explain(options)),
       new TaskFailure(

@@ -4,7 +4,9 @@ import type { Logger } from '../../src/core/logger';
 /** A transport that answers from a script and records what it was asked. */
 export class ScriptedTransport implements HttpTransport {
   readonly requests: HttpRequest[] = [];
-  constructor(private readonly answers: Array<HttpResponse | ((request: HttpRequest) => HttpResponse) | Error>) {}
+  constructor(
+    private readonly answers: Array<HttpResponse | ((request: HttpRequest) => HttpResponse) | Error>,
+  ) {}
 
   async send(request: HttpRequest): Promise<HttpResponse> {
     this.requests.push(request);

@@ -9,7 +9,10 @@ const OIDC_URI = 'https://dev.azure.com/org/proj/_apis/distributedtask/hubs/buil
 const TOKEN = fakeJwt(idTokenClaims());
 const E2E = { 'x-vss-e2eid': 'e2e-1', 'x-msedge-ref': 'Ref A: 1' };
 
-function options(transport: ScriptedTransport, overrides: Partial<IdTokenClientOptions> = {}): IdTokenClientOptions {
+function options(
+  transport: ScriptedTransport,
+  overrides: Partial<IdTokenClientOptions> = {},
+): IdTokenClientOptions {
   return {
     transport,
     endpoint: resolveOidcEndpoint({ oidcRequestUri: OIDC_URI }),
@@ -53,7 +56,10 @@ describe('idToken client', () => {
 
   it('registers the token as a secret before returning it', async () => {
     const registerSecret = sinon.spy();
-    await requestIdToken(options(new ScriptedTransport([json(200, { oidcToken: TOKEN })]), { registerSecret }), CONNECTION);
+    await requestIdToken(
+      options(new ScriptedTransport([json(200, { oidcToken: TOKEN })]), { registerSecret }),
+      CONNECTION,
+    );
     sinon.assert.calledOnceWithExactly(registerSecret, TOKEN);
   });
 
@@ -125,12 +131,18 @@ describe('idToken client', () => {
 
   it('reports a 200 without oidcToken', async () => {
     const transport = new ScriptedTransport([json(200, { token: 'x' })]);
-    assert.match(await failure(requestIdToken(options(transport), CONNECTION)), /without an oidcToken\. Re-run the job/);
+    assert.match(
+      await failure(requestIdToken(options(transport), CONNECTION)),
+      /without an oidcToken\. Re-run the job/,
+    );
   });
 
   it('reports a body that is not JSON', async () => {
     const transport = new ScriptedTransport([{ status: 200, headers: {}, body: 'oops' }]);
-    assert.match(await failure(requestIdToken(options(transport), CONNECTION)), /with a body that is not JSON\./);
+    assert.match(
+      await failure(requestIdToken(options(transport), CONNECTION)),
+      /with a body that is not JSON\./,
+    );
   });
 
   it('reports an idToken that has already expired, and still registers it as a secret', async () => {
@@ -146,7 +158,9 @@ describe('idToken client', () => {
   });
 
   it('quotes a hostile service message without letting it become a logging command', async () => {
-    const transport = new ScriptedTransport([json(500, { message: 'boom\n##vso[task.setvariable variable=X]pwned' })]);
+    const transport = new ScriptedTransport([
+      json(500, { message: 'boom\n##vso[task.setvariable variable=X]pwned' }),
+    ]);
     const message = await failure(requestIdToken(options(transport), CONNECTION));
     assert.ok(!message.includes('\n'));
     assert.ok(!message.includes('##vso['));

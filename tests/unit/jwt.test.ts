@@ -4,16 +4,23 @@ import { TaskFailure } from '../../src/core/errors';
 
 const b64 = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');
 const header = b64({ alg: 'RS256', typ: 'JWT' });
-const claims = { iss: 'https://issuer', sub: 'sc://o/p/c', aud: 'api://AzureADTokenExchange', exp: 2000000000, iat: 1999999400 };
+const claims = {
+  iss: 'https://issuer',
+  sub: 'sc://o/p/c',
+  aud: 'api://AzureADTokenExchange',
+  exp: 2000000000,
+  iat: 1999999400,
+};
 
 function reason(token: string): string {
   try {
     decodeIdTokenClaims(token);
   } catch (error) {
     assert.ok(error instanceof TaskFailure);
-    const match = /^Azure DevOps returned an idToken that is not a valid JWT: (.*)\. Retry the job; if it persists, check that no proxy rewrites responses from Azure DevOps\.$/.exec(
-      error.message,
-    );
+    const match =
+      /^Azure DevOps returned an idToken that is not a valid JWT: (.*)\. Retry the job; if it persists, check that no proxy rewrites responses from Azure DevOps\.$/.exec(
+        error.message,
+      );
     assert.ok(match, error.message);
     return match[1];
   }
@@ -26,7 +33,10 @@ describe('idToken claim decoder', () => {
   });
 
   it('accepts an audience array', () => {
-    assert.deepEqual(decodeIdTokenClaims(`${header}.${b64({ ...claims, aud: ['a', 'b'] })}.sig`).aud, ['a', 'b']);
+    assert.deepEqual(decodeIdTokenClaims(`${header}.${b64({ ...claims, aud: ['a', 'b'] })}.sig`).aud, [
+      'a',
+      'b',
+    ]);
   });
 
   it('rejects a token without three parts', () => {
@@ -39,7 +49,10 @@ describe('idToken claim decoder', () => {
   });
 
   it('rejects a payload that is not JSON', () => {
-    assert.equal(reason(`${header}.${Buffer.from('not json').toString('base64url')}.sig`), 'its payload is not JSON');
+    assert.equal(
+      reason(`${header}.${Buffer.from('not json').toString('base64url')}.sig`),
+      'its payload is not JSON',
+    );
   });
 
   it('rejects a payload that is JSON but not an object', () => {
@@ -48,7 +61,10 @@ describe('idToken claim decoder', () => {
   });
 
   it('rejects a header that is not JSON', () => {
-    assert.equal(reason(`${Buffer.from('{').toString('base64url')}.${b64(claims)}.sig`), 'its header is not JSON');
+    assert.equal(
+      reason(`${Buffer.from('{').toString('base64url')}.${b64(claims)}.sig`),
+      'its header is not JSON',
+    );
   });
 
   for (const [claim, replacement, expected] of [

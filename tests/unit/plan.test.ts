@@ -5,7 +5,10 @@ import { planExports } from '../../src/core/plan';
 const connection = parseConnection({
   id: 'conn-id-0000-0000-0000-000000000000',
   scheme: 'WorkloadIdentityFederation',
-  authParameters: { serviceprincipalid: '11111111-2222-3333-4444-555555555555', tenantid: '66666666-7777-8888-9999-000000000000' },
+  authParameters: {
+    serviceprincipalid: '11111111-2222-3333-4444-555555555555',
+    tenantid: '66666666-7777-8888-9999-000000000000',
+  },
   data: { subscriptionId: 'sub-id' },
 });
 const inputs = {
@@ -21,7 +24,8 @@ const inputs = {
 describe('export plan', () => {
   it('never exports a secret as a plain variable', () => {
     for (const variable of planExports(inputs)) {
-      if ([inputs.idToken, inputs.accessToken].includes(variable.value)) assert.equal(variable.secret, true, variable.name);
+      if ([inputs.idToken, inputs.accessToken].includes(variable.value))
+        assert.equal(variable.secret, true, variable.name);
     }
   });
 
@@ -32,8 +36,11 @@ describe('export plan', () => {
   });
 
   it('omits the subscription variables when the connection has none', () => {
-    const names = planExports({ ...inputs, connection: { ...connection, subscriptionId: undefined } }).map((v) => v.name);
-    for (const name of ['ARM_SUBSCRIPTION_ID', 'AZURE_SUBSCRIPTION_ID', 'subscriptionId']) assert.ok(!names.includes(name));
+    const names = planExports({ ...inputs, connection: { ...connection, subscriptionId: undefined } }).map(
+      (v) => v.name,
+    );
+    for (const name of ['ARM_SUBSCRIPTION_ID', 'AZURE_SUBSCRIPTION_ID', 'subscriptionId'])
+      assert.ok(!names.includes(name));
   });
 
   it('omits ARM_ENVIRONMENT for a cloud Terraform does not name', () => {
