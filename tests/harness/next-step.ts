@@ -7,7 +7,12 @@ import * as fs from 'node:fs';
  * Exit codes: 0 token obtained, 2 a variable is missing, 3 Entra ID refused.
  */
 async function main(): Promise<number> {
-  const required = ['AZURE_CLIENT_ID', 'AZURE_TENANT_ID', 'AZURE_AUTHORITY_HOST', 'AZURE_FEDERATED_TOKEN_FILE'];
+  const required = [
+    'AZURE_CLIENT_ID',
+    'AZURE_TENANT_ID',
+    'AZURE_AUTHORITY_HOST',
+    'AZURE_FEDERATED_TOKEN_FILE',
+  ];
   const missing = required.filter((name) => !process.env[name]);
   if (missing.length > 0) {
     console.error(`missing variables: ${missing.join(', ')}`);
@@ -16,7 +21,9 @@ async function main(): Promise<number> {
   const env = process.env as Record<string, string>;
   const resource = process.argv[2] ?? 'https://management.azure.com';
   const assertion = fs.readFileSync(env.AZURE_FEDERATED_TOKEN_FILE, 'utf8');
-  const authority = env.AZURE_AUTHORITY_HOST.endsWith('/') ? env.AZURE_AUTHORITY_HOST : `${env.AZURE_AUTHORITY_HOST}/`;
+  const authority = env.AZURE_AUTHORITY_HOST.endsWith('/')
+    ? env.AZURE_AUTHORITY_HOST
+    : `${env.AZURE_AUTHORITY_HOST}/`;
   const response = await fetch(`${authority}${env.AZURE_TENANT_ID}/oauth2/v2.0/token`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
@@ -30,14 +37,17 @@ async function main(): Promise<number> {
   });
   const body = (await response.json()) as Record<string, unknown>;
   if (!response.ok || typeof body.access_token !== 'string') {
-    console.error(`Entra ID refused: HTTP ${response.status} ${String(body.error_description ?? body.error)}`);
+    console.error(
+      `Entra ID refused: HTTP ${response.status} ${String(body.error_description ?? body.error)}`,
+    );
     return 3;
   }
-  const claims = JSON.parse(Buffer.from(body.access_token.split('.')[1], 'base64url').toString('utf8')) as Record<
-    string,
-    unknown
-  >;
-  console.log(JSON.stringify({ aud: claims.aud, appid: claims.appid, tid: claims.tid, expires_in: body.expires_in }));
+  const claims = JSON.parse(
+    Buffer.from(body.access_token.split('.')[1], 'base64url').toString('utf8'),
+  ) as Record<string, unknown>;
+  console.log(
+    JSON.stringify({ aud: claims.aud, appid: claims.appid, tid: claims.tid, expires_in: body.expires_in }),
+  );
   return 0;
 }
 

@@ -1,0 +1,118 @@
+import * as path from 'node:path';
+import { Emulator, type EmulatorConnection, type EmulatorOptions } from '../emulator';
+import {
+  MAIN_SCRIPT,
+  POST_SCRIPT,
+  REPO_ROOT,
+  leaks,
+  makeTempDirectory,
+  nextStepEnvironment,
+  postJobEnvironment,
+  runProcess,
+  secretsOf,
+  taskEnvironment,
+  type AgentConnection,
+  type AgentJob,
+  type StepResult,
+} from './agent';
+
+export const NEXT_STEP_SCRIPT = path.join(REPO_ROOT, 'build', 'tests', 'harness', 'next-step.js');
+export const SUBSCRIPTION_ID = 'a1b2c3d4-0000-4000-8000-00000000cafe';
+
+/** The AzureRM connection as the agent describes it, pointing its Entra authority at the emulator. */
+export function agentConnection(emulator: Emulator, connection: EmulatorConnection): AgentConnection {
+  return {
+    id: connection.id,
+    scheme: 'WorkloadIdentityFederation',
+    url: 'https://management.azure.com/',
+    authParameters: { serviceprincipalid: connection.clientId, tenantid: connection.tenantId },
+    data: {
+      environment: 'AzureCloud',
+      scopeLevel: 'Subscription',
+      subscriptionId: SUBSCRIPTION_ID,
+      subscriptionName: 'Emulated subscription',
+      activeDirectoryAuthority: emulator.authorityHost,
+    },
+  };
+}
+
+/** A pipeline job on the emulator: the agent's env for the task, and what runs after it. */
+export class EmulatedJob {
+  readonly tempDirectory = makeTempDirectory();
+  readonly runs: StepResult[] = [];
+
+  constructor(
+    readonly emulator: Emulator,
+    readonly job: AgentJob,
+  ) {}
+
+  static forConnection(
+    emulator: Emulator,
+    connection: EmulatorConnection,
+    overrides: Partial<AgentJob> = {},
+  ): EmulatedJob {
+    const tempDirectory = makeTempDirectory();
+    return new EmulatedJob(emulator, {
+      connection: agentConnection(emulator, connection),
+      jobAccessToken: emulator.options.jobAccessToken,
+      oidcRequestUri: emulator.oidcRequestUri,
+      collectionUri: emulator.collectionUri,
+      projectId: emulator.options.projectId,
+      planId: emulator.options.planId,
+      jobId: emulator.options.jobId,
+      hostType: emulator.options.hostType,
+      caFile: emulator.caFile,
+      tempDirectory,
+      ...overrides,
+    });
+  }
+
+  async runTask(): Promise<StepResult> {
+    const step = await runProcess(MAIN_SCRIPT, taskEnvironment(this.job));
+    this.runs.push(step);
+    return step;
+  }
+
+  async runPostJob(main: StepResult): Promise<StepResult> {
+    const step = await runProcess(POST_SCRIPT, postJobEnvironment(this.job, main));
+    this.runs.push(step);
+    return step;
+  }
+
+  /** A later script step: the job's base env plus what the agent maps in, trusting the emulator's CA. */
+  nextStepEnvironment(steps: StepResult[], mapping: Record<string, string> = {}): Record<string, string> {
+    const base = {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      SYSTEM_OIDCREQUESTURI: this.job.oidcRequestUri ?? '',
+      AGENT_TEMPDIRECTORY: this.job.tempDirectory,
+      NODE_EXTRA_CA_CERTS: this.emulator.caFile,
+    };
+    return nextStepEnvironment(base, steps, mapping);
+  }
+
+  async runNextStep(
+    steps: StepResult[],
+    args: string[] = [],
+    mapping: Record<string, string> = {},
+  ): Promise<StepResult> {
+    const step = await runProcess(NEXT_STEP_SCRIPT, this.nextStepEnvironment(steps, mapping), args);
+    this.runs.push(step);
+    return step;
+  }
+}
+
+export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
+  return Emulator.start(options);
+}
+
+/** Every secret the emulator issued or the task registered, and the lines of output that show one. */
+export function leakReport(emulator: Emulator, steps: StepResult[]): string[] {
+  const secrets = [
+    ...emulator.issuedIdTokens,
+    ...emulator.issuedAccessTokens,
+    emulator.options.jobAccessToken ?? '',
+    ...steps.flatMap(secretsOf),
+  ].filter((secret) => secret !== '');
+  return steps.flatMap((step) => leaks(step, secrets));
+}
