@@ -11,20 +11,40 @@ import {
 import { acquire } from './core/acquire';
 import { TaskFailure } from './core/errors';
 import { createTransport } from './core/http';
+import { DEFAULT_RETRY_POLICY } from './core/retry';
+import { quoteUntrusted } from './core/text';
 import { createPrivateDirectory } from './core/tokenfile';
 import taskManifest from '../task.json';
 
-const REQUEST_TIMEOUT_MS = 30_000;
+export const REQUEST_TIMEOUT_INPUT = 'requestTimeoutSeconds';
+export const OVERALL_TIMEOUT_INPUT = 'overallTimeoutSeconds';
 
 function userAgent(): string {
   const { Major, Minor, Patch } = taskManifest.version;
   return `AzureWorkloadIdentityTask/${Major}.${Minor}.${Patch} (node ${process.version}; ${process.platform})`;
 }
 
-function failureMessage(error: unknown): string {
-  if (error instanceof TaskFailure) return error.message;
-  const detail = error instanceof Error ? error.message : String(error);
-  return `The task failed unexpectedly: ${detail}. Re-run with system.debug=true and report the log (it holds no secrets) to the task's issue tracker.`;
+function failureMessage(error: unknown, secrets: string[]): string {
+  const message =
+    error instanceof TaskFailure
+      ? error.message
+      : `The task failed unexpectedly: ${error instanceof Error ? error.message : String(error)}. ` +
+        "Re-run with system.debug=true and report the log (it holds no secrets) to the task's issue tracker.";
+  // The agent masks registered secrets too; this keeps them out even where it would not.
+  return secrets.reduce((text, secret) => text.split(secret).join('***'), message);
+}
+
+function secondsInput(name: string, fallback: number, max: number): number {
+  const raw = tl.getInput(name, false)?.trim();
+  if (!raw) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1 || value > max) {
+    throw new TaskFailure(
+      `The input '${name}' is '${quoteUntrusted(raw, 40)}', which is not a whole number of seconds from 1 to ${max}. ` +
+        `Set it to such a number, or remove it to use the default of ${fallback}.`,
+    );
+  }
+  return value;
 }
 
 function recordCreatedPath(created: string[], entry: string): void {
@@ -34,10 +54,15 @@ function recordCreatedPath(created: string[], entry: string): void {
 
 /** The task's main step: read the agent's inputs, acquire, write the variables. */
 export async function run(): Promise<void> {
+  const secrets: string[] = [];
+  const registerSecret = (secret: string): void => {
+    secrets.push(secret);
+    tl.setSecret(secret);
+  };
   try {
     const jobAccessToken = readJobAccessToken();
     // The agent masks it already; registering it again costs nothing and guards against agents that don't.
-    if (jobAccessToken) tl.setSecret(jobAccessToken);
+    if (jobAccessToken) registerSecret(jobAccessToken);
     const connectionId = tl.getInput(CONNECTION_INPUT, false);
     if (!connectionId) {
       throw new TaskFailure(
@@ -45,6 +70,8 @@ export async function run(): Promise<void> {
           'Set azureSubscription to the name of an Azure Resource Manager service connection that uses workload identity federation.',
       );
     }
+    const requestTimeoutSeconds = secondsInput(REQUEST_TIMEOUT_INPUT, 30, 600);
+    const overallTimeoutSeconds = secondsInput(OVERALL_TIMEOUT_INPUT, 120, 3600);
     const tempDirectory = tl.getVariable('Agent.TempDirectory');
     const created: string[] = [];
     const workDirectory = tempDirectory ? createPrivateDirectory(tempDirectory, 'azure-wif-') : undefined;
@@ -53,7 +80,7 @@ export async function run(): Promise<void> {
       userAgent: userAgent(),
       proxy: tl.getHttpProxyConfiguration() ?? undefined,
       cert: workDirectory ? readCertConfiguration(workDirectory) : undefined,
-      timeoutMs: REQUEST_TIMEOUT_MS,
+      timeoutMs: requestTimeoutSeconds * 1000,
     });
     const result = await acquire(
       {
@@ -62,7 +89,12 @@ export async function run(): Promise<void> {
         jobAccessToken,
         workDirectory,
       },
-      { transport, logger: taskLogger, registerSecret: (secret) => tl.setSecret(secret) },
+      {
+        transport,
+        logger: taskLogger,
+        registerSecret,
+        retryPolicy: { ...DEFAULT_RETRY_POLICY, deadlineMs: overallTimeoutSeconds * 1000 },
+      },
     );
     for (const variable of result.variables) {
       tl.setVariable(variable.name, variable.value, variable.secret, variable.output);
@@ -75,6 +107,6 @@ export async function run(): Promise<void> {
       `Later steps of this job can sign in to Azure as ${result.connection.clientId} in tenant ${result.connection.tenantId}${subscription}.`,
     );
   } catch (error) {
-    tl.setResult(tl.TaskResult.Failed, failureMessage(error));
+    tl.setResult(tl.TaskResult.Failed, failureMessage(error, secrets));
   }
 }

@@ -8,6 +8,7 @@ import { requestIdToken, resolveOidcEndpoint, type IdToken, type OidcRequestCont
 import type { IdTokenClaims } from './jwt';
 import type { Logger } from './logger';
 import { planExports, type ExportedVariable } from './plan';
+import { systemClock, withRetry, type RetryClock, type RetryPolicy } from './retry';
 import { writeSecretFileAtomic } from './tokenfile';
 
 export interface AcquireInputs {
@@ -23,7 +24,8 @@ export interface AcquireDependencies {
   logger: Logger;
   /** Registers a value with the agent's masker; called before the value could appear anywhere. */
   registerSecret: (secret: string) => void;
-  now?: () => number;
+  retryPolicy: RetryPolicy;
+  clock?: RetryClock;
 }
 
 export interface AcquireResult {
@@ -33,10 +35,13 @@ export interface AcquireResult {
 }
 
 export const FEDERATED_TOKEN_FILE_NAME = 'federated-token.jwt';
+/** Entra checks exp against its own clock; an assertion with less than this left is replaced first. */
+const ASSERTION_FRESHNESS_MS = 60_000;
 
 /** Service connection → idToken → proven Entra exchange → the variables later steps need. */
 export async function acquire(inputs: AcquireInputs, deps: AcquireDependencies): Promise<AcquireResult> {
   const { logger } = deps;
+  const clock = deps.clock ?? systemClock;
   const connection = parseConnection(inputs.connection);
   if (!inputs.jobAccessToken) {
     throw new TaskFailure(
@@ -56,28 +61,40 @@ export async function acquire(inputs: AcquireInputs, deps: AcquireDependencies):
     jobAccessToken: inputs.jobAccessToken,
     registerSecret: deps.registerSecret,
     logger,
-    now: deps.now,
+    now: clock.now,
   };
+  const fetchIdToken = () =>
+    withRetry(
+      'Requesting the idToken from Azure DevOps',
+      () => requestIdToken(idTokenOptions, connection.id),
+      deps.retryPolicy,
+      logger,
+      clock,
+    );
 
-  const first: IdToken = await requestIdToken(idTokenOptions, connection.id);
-  for (const line of describeClaims(first.claims)) logger.info(line);
-  for (const warning of preflightWarnings(first.claims, connection)) logger.warn(warning);
+  let latest: IdToken = await fetchIdToken();
+  for (const line of describeClaims(latest.claims)) logger.info(line);
+  for (const warning of preflightWarnings(latest.claims, connection)) logger.warn(warning);
 
-  // The first assertion is the idToken just fetched; any later one (a retry) is fetched fresh.
-  let unused: IdToken | undefined = first;
-  let latest: IdToken = first;
+  // A retried exchange reuses the idToken while it has time left, and fetches a fresh one when it has not.
   const getAssertion = async (): Promise<string> => {
-    latest = unused ?? (await requestIdToken(idTokenOptions, connection.id));
-    unused = undefined;
+    if (latest.claims.exp * 1000 - clock.now() < ASSERTION_FRESHNESS_MS) latest = await fetchIdToken();
     return latest.token;
   };
   logger.info(
     `Exchanging the idToken at ${connection.cloud.authorityHost} for client ${connection.clientId} in tenant ${connection.tenantId}.`,
   );
-  const accessToken = await exchangeForAccessToken(
-    { transport: deps.transport, connection, getAssertion, registerSecret: deps.registerSecret, logger },
-    connection.cloud.resourceManager,
-    (error) => explainEntraError(error, connection, latest.claims),
+  const accessToken = await withRetry(
+    'Exchanging the idToken at Entra ID',
+    () =>
+      exchangeForAccessToken(
+        { transport: deps.transport, connection, getAssertion, registerSecret: deps.registerSecret, logger },
+        connection.cloud.resourceManager,
+        (error) => explainEntraError(error, connection, latest.claims),
+      ),
+    deps.retryPolicy,
+    logger,
+    clock,
   );
   logger.info(
     `Entra ID accepted the idToken; the Resource Manager access token expires ${accessToken.expiresOn.toISOString()}.`,

@@ -3,6 +3,7 @@ import type { AzureConnection } from './connection';
 import { TaskFailure } from './errors';
 import type { HttpTransport } from './http';
 import type { Logger } from './logger';
+import { isTransientStatus, parseRetryAfter, TransientFailure } from './retry';
 import { quoteUntrusted } from './text';
 
 export interface AccessToken {
@@ -58,6 +59,14 @@ export function msalNetworkModule(
       logger.debug(
         `${method} ${url} -> HTTP ${response.status} in ${Date.now() - started} ms; headers: ${Object.keys(response.headers).join(', ')}`,
       );
+      if (isTransientStatus(response.status)) {
+        throw new TransientFailure(
+          `Entra ID answered the token request with HTTP ${response.status}. ` +
+            'Re-run the job; if it persists, check the Azure status page for Entra ID.',
+          `HTTP ${response.status} from Entra ID`,
+          parseRetryAfter(response.headers['retry-after'], Date.now()),
+        );
+      }
       let body: unknown;
       try {
         body = JSON.parse(response.body);

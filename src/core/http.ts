@@ -1,6 +1,8 @@
 import { HttpClient } from 'typed-rest-client/HttpClient';
 import type { IProxyConfiguration, ICertConfiguration } from 'typed-rest-client/Interfaces';
 import { TaskFailure } from './errors';
+import { TransientFailure } from './retry';
+import { quoteUntrusted } from './text';
 
 export interface HttpResponse {
   status: number;
@@ -58,6 +60,67 @@ async function readCapped(stream: NodeJS.ReadableStream & { destroy(): void }, u
   return Buffer.concat(chunks).toString('utf8');
 }
 
+const TLS_TRUST_ERRORS = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+function errorCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** Turns a failed request into what the author can act on: definitive for trust and name problems, else transient. */
+export function networkFailure(error: unknown, url: string): TaskFailure {
+  if (error instanceof TaskFailure) return error;
+  const host = new URL(url).host;
+  const code = errorCode(error);
+  const message = error instanceof Error ? error.message : String(error);
+  if (code && TLS_TRUST_ERRORS.has(code)) {
+    return new TaskFailure(
+      `The agent does not trust the TLS certificate of ${host} (${code}). ` +
+        'If the agent reaches it through a TLS-inspecting proxy or it is an Azure DevOps Server with a private CA, configure the agent with that CA ' +
+        "(config.sh/config.cmd --sslcacert <file>, which sets Agent.CAInfo) or add the CA to the machine's trust store.",
+    );
+  }
+  if (code === 'ENOTFOUND') {
+    return new TaskFailure(
+      `The agent could not resolve the host name ${host} (ENOTFOUND). ` +
+        "Check the agent machine's DNS settings, and the connection's authority URL if the host is an Entra authority.",
+    );
+  }
+  const proxyStatus = /tunneling socket could not be established, statusCode=(\d+)/.exec(message);
+  if (proxyStatus && proxyStatus[1] === '407') {
+    return new TaskFailure(
+      `The agent's proxy refused to connect to ${host} because it wants credentials (HTTP 407). ` +
+        'Configure the proxy user name and password on the agent (config.sh/config.cmd --proxyusername/--proxypassword).',
+    );
+  }
+  const cause = proxyStatus
+    ? `the proxy answered HTTP ${proxyStatus[1]}`
+    : (code ?? quoteUntrusted(message, 200));
+  return new TransientFailure(
+    `The agent could not complete a request to ${host} (${cause}). ` +
+      "Check the agent machine's network and proxy settings (Agent.ProxyUrl) and that the service is reachable from it.",
+    `${cause} from ${host}`,
+  );
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
 /** typed-rest-client under the agent's proxy and certificate settings; redirects are surfaced, not followed. */
 export function createTransport(options: TransportOptions): HttpTransport {
   const client = new HttpClient(options.userAgent, [], {
@@ -70,13 +133,30 @@ export function createTransport(options: TransportOptions): HttpTransport {
   });
   return {
     async send(request: HttpRequest): Promise<HttpResponse> {
-      const response = await client.request(request.method, request.url, request.body, request.headers);
-      const body = await readCapped(response.message, request.url);
-      return {
-        status: response.message.statusCode ?? 0,
-        headers: flattenHeaders(response.message.headers),
-        body,
+      const host = new URL(request.url).host;
+      const exchange = async (): Promise<HttpResponse> => {
+        const response = await client.request(request.method, request.url, request.body, request.headers);
+        const body = await readCapped(response.message, request.url);
+        return {
+          status: response.message.statusCode ?? 0,
+          headers: flattenHeaders(response.message.headers),
+          body,
+        };
       };
+      try {
+        return await withTimeout(
+          exchange(),
+          options.timeoutMs,
+          () =>
+            new TransientFailure(
+              `${host} did not answer within ${options.timeoutMs / 1000} s. ` +
+                "Check that the service is reachable from the agent, or raise the task's request timeout (requestTimeoutSeconds).",
+              `no answer within ${options.timeoutMs / 1000} s from ${host}`,
+            ),
+        );
+      } catch (error) {
+        throw networkFailure(error, request.url);
+      }
     },
   };
 }

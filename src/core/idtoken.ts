@@ -2,6 +2,7 @@ import { TaskFailure } from './errors';
 import type { HttpResponse, HttpTransport } from './http';
 import { decodeIdTokenClaims, type IdTokenClaims } from './jwt';
 import type { Logger } from './logger';
+import { isTransientStatus, parseRetryAfter, TransientFailure } from './retry';
 import { quoteUntrusted } from './text';
 
 /** The agent variables that locate the Oidctoken API for this job. */
@@ -126,10 +127,17 @@ function failureFor(response: HttpResponse, connectionId: string): TaskFailure {
         'Check that the azureSubscription input names an Azure Resource Manager connection that exists in this project or is shared with it.',
     );
   }
-  return new TaskFailure(
+  const message =
     `Azure DevOps failed the idToken request for service connection ${connectionId} with HTTP ${status}${saying}${ids}. ` +
-      'Re-run the job; if it persists, check the Azure DevOps status page and report the ids above to support.',
-  );
+    'Re-run the job; if it persists, check the Azure DevOps status page and report the ids above to support.';
+  if (isTransientStatus(status)) {
+    return new TransientFailure(
+      message,
+      `HTTP ${status} from Azure DevOps`,
+      parseRetryAfter(response.headers['retry-after'], Date.now()),
+    );
+  }
+  return new TaskFailure(message);
 }
 
 function tokenFrom(response: HttpResponse, connectionId: string): string {

@@ -4,6 +4,7 @@ import { parseConnection } from '../../src/core/connection';
 import { explainEntraError } from '../../src/core/diagnostics';
 import { exchangeForAccessToken, type EntraExchangeOptions } from '../../src/core/entra';
 import { TaskFailure } from '../../src/core/errors';
+import { TransientFailure } from '../../src/core/retry';
 import { decodeIdTokenClaims } from '../../src/core/jwt';
 import { RecordingLogger, ScriptedTransport, fakeJwt, idTokenClaims, json } from './fakes';
 
@@ -148,14 +149,37 @@ describe('Entra exchange', () => {
 
   it('reports a token response that is not JSON', async () => {
     const options = exchangeOptions(
-      new ScriptedTransport([{ status: 502, headers: {}, body: '<html>Bad gateway</html>' }]),
+      new ScriptedTransport([{ status: 200, headers: {}, body: '<html>Proxy login</html>' }]),
     );
     await assert.rejects(
       exchangeForAccessToken(options, 'https://management.azure.com', explain(options)),
       new TaskFailure(
-        `Entra ID answered https://login.microsoftonline.com/${TENANT}/oauth2/v2.0/token with HTTP 502 and a body that is not JSON. ` +
+        `Entra ID answered https://login.microsoftonline.com/${TENANT}/oauth2/v2.0/token with HTTP 200 and a body that is not JSON. ` +
           'Check that no proxy or gateway between the agent and Entra ID rewrites responses.',
       ),
     );
   });
+
+  for (const status of [408, 429, 500, 502, 503, 504]) {
+    it(`reports HTTP ${status} as transient, with the Retry-After it was given`, async () => {
+      const options = exchangeOptions(
+        new ScriptedTransport([{ status, headers: { 'retry-after': '7' }, body: '<html>busy</html>' }]),
+      );
+      const error = await exchangeForAccessToken(
+        options,
+        'https://management.azure.com',
+        explain(options),
+      ).then(
+        () => assert.fail('expected a failure'),
+        (e: unknown) => e,
+      );
+      assert.ok(error instanceof TransientFailure);
+      assert.equal(
+        error.message,
+        `Entra ID answered the token request with HTTP ${status}. Re-run the job; if it persists, check the Azure status page for Entra ID.`,
+      );
+      assert.equal(error.reason, `HTTP ${status} from Entra ID`);
+      assert.equal(error.retryAfterMs, 7000);
+    });
+  }
 });

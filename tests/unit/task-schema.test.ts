@@ -189,8 +189,8 @@ const CASES: Case[] = [
   },
   {
     rule: 'groupName names a group',
-    edit: (m) => (m.inputs[0].groupName = 'advanced'),
-    expected: ["inputs[0].groupName: 'advanced' is not the name of a group"],
+    edit: (m) => (m.inputs[0].groupName = 'no-such-group'),
+    expected: ["inputs[0].groupName: 'no-such-group' is not the name of a group"],
   },
   {
     rule: 'groupName may name a group that exists',
@@ -209,7 +209,7 @@ const CASES: Case[] = [
     rule: 'input names and aliases are unique, case-insensitively',
     edit: (m) => m.inputs.push({ name: 'AzureSubscription', type: 'string', label: 'Other' }),
     expected: [
-      "inputs[1].name: 'AzureSubscription' is already used by inputs[0].aliases[0] (input names and aliases are case-insensitive)",
+      `inputs[${TASK.inputs.length}].name: 'AzureSubscription' is already used by inputs[0].aliases[0] (input names and aliases are case-insensitive)`,
     ],
   },
   {
