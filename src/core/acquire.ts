@@ -76,9 +76,13 @@ export async function acquire(inputs: AcquireInputs, deps: AcquireDependencies):
   for (const line of describeClaims(latest.claims)) logger.info(line);
   for (const warning of preflightWarnings(latest.claims, connection)) logger.warn(warning);
 
-  // A retried exchange reuses the idToken while it has time left, and fetches a fresh one when it has not.
+  // The first exchange uses the idToken just fetched; a retry reuses it while it has time left, and
+  // fetches a fresh one when it has not.
+  let firstUse = true;
   const getAssertion = async (): Promise<string> => {
-    if (latest.claims.exp * 1000 - clock.now() < ASSERTION_FRESHNESS_MS) latest = await fetchIdToken();
+    if (!firstUse && latest.claims.exp * 1000 - clock.now() < ASSERTION_FRESHNESS_MS)
+      latest = await fetchIdToken();
+    firstUse = false;
     return latest.token;
   };
   logger.info(

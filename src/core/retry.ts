@@ -37,7 +37,7 @@ export const systemClock: RetryClock = {
 };
 
 export const DEFAULT_RETRY_POLICY: RetryPolicy = {
-  maxAttempts: 6,
+  maxAttempts: 10,
   baseDelayMs: 500,
   maxDelayMs: 10_000,
   deadlineMs: 120_000,

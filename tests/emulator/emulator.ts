@@ -685,7 +685,7 @@ export class Emulator {
     };
 
     // Take the scripted answer in arrival order, before any injected delay.
-    const scripted = this.nextScript(kind, ctx);
+    const scripted = this.nextScript(kind, ctx) ?? this.randomFault(kind);
     await delay(this.state.latencyMs + (scripted?.delayMs ?? 0));
     if (this.stopped) {
       req.socket.destroy();
@@ -722,12 +722,46 @@ export class Emulator {
       );
     }
     entry.status = reply.status;
-    this.emitLog(entry);
+    this.emitLog(entry, scripted?.truncate ? 'truncated' : undefined);
     res.writeHead(reply.status, {
       ...reply.headers,
       'content-length': String(Buffer.byteLength(reply.body)),
     });
+    if (scripted?.truncate) {
+      const bytes = Buffer.from(reply.body);
+      res.write(bytes.subarray(0, Math.floor(bytes.length / 2)), () => res.destroy());
+      return;
+    }
     res.end(reply.body);
+  }
+
+  /**
+   * Makes a share of the requests to the given endpoints fail transiently, as a flaky network or a
+   * throttled service does: 500, 503 and 429 (with Retry-After: 0), 408, dropped connections and truncated
+   * bodies. `random` makes a run reproducible.
+   */
+  setTransientFaults(kinds: EndpointKind[], rate: number, random: () => number = Math.random): void {
+    this.transientFaults = { kinds, rate, random };
+  }
+
+  clearTransientFaults(): void {
+    this.transientFaults = undefined;
+  }
+
+  private transientFaults?: { kinds: EndpointKind[]; rate: number; random: () => number };
+
+  private randomFault(kind: EndpointKind): ScriptedResponse | undefined {
+    const faults = this.transientFaults;
+    if (!faults || !faults.kinds.includes(kind) || faults.random() >= faults.rate) return undefined;
+    const choices: ScriptedResponse[] = [
+      { status: 500, body: { message: 'Internal server error (injected)' } },
+      { status: 503, headers: { 'retry-after': '0' }, body: { message: 'Service unavailable (injected)' } },
+      { status: 429, headers: { 'retry-after': '0' }, body: { message: 'Too many requests (injected)' } },
+      { status: 408, body: { message: 'Request timeout (injected)' } },
+      { drop: true },
+      { truncate: true },
+    ];
+    return choices[Math.floor(faults.random() * choices.length)];
   }
 
   private match(path: string): { route?: Route; params: string[] } {

@@ -48,6 +48,8 @@ export interface ScriptedResponse {
   delayMs?: number;
   drop?: boolean;
   hang?: boolean;
+  /** Send the headers (with the full Content-Length) and half the body, then close the connection. */
+  truncate?: boolean;
 }
 
 /** A scripted answer, or a function building it from the request it answers. */
