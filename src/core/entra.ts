@@ -37,6 +37,18 @@ interface NetworkObservations {
   errorBody?: Record<string, unknown>;
 }
 
+/** What is wrong with a 200 token response, checked before MSAL reads it (it assumes the types). */
+export function tokenResponseProblem(body: unknown): string | undefined {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return 'body is not a JSON object';
+  const { access_token: accessToken, expires_in: expiresIn } = body as Record<string, unknown>;
+  if (typeof accessToken !== 'string' || accessToken === '') return 'access_token is not a string';
+  const seconds = typeof expiresIn === 'string' ? Number(expiresIn) : expiresIn;
+  if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds <= 0) {
+    return 'expires_in is not a positive number of seconds';
+  }
+  return undefined;
+}
+
 /** MSAL's network calls go through the task's transport, so they share its proxy, CA and limits. */
 export function msalNetworkModule(
   transport: HttpTransport,
@@ -73,6 +85,13 @@ export function msalNetworkModule(
       } catch {
         throw new TaskFailure(
           `Entra ID answered ${url.split('?')[0]} with HTTP ${response.status} and a body that is not JSON. ` +
+            'Check that no proxy or gateway between the agent and Entra ID rewrites responses.',
+        );
+      }
+      const shapeProblem = response.status === 200 ? tokenResponseProblem(body) : undefined;
+      if (shapeProblem) {
+        throw new TaskFailure(
+          `Entra ID answered ${url.split('?')[0]} with a token response whose ${shapeProblem}. ` +
             'Check that no proxy or gateway between the agent and Entra ID rewrites responses.',
         );
       }
@@ -163,7 +182,11 @@ export async function exchangeForAccessToken(
     if (observations.failure !== undefined) throw observations.failure;
     const entraError = observations.errorBody && toEntraError(observations.errorBody);
     if (entraError) throw new TaskFailure(explain(entraError));
-    throw error;
+    const detail = error instanceof Error ? error.message : String(error);
+    throw new TaskFailure(
+      `The token request to Entra ID for client ${connection.clientId} failed: ${quoteUntrusted(detail)}. ` +
+        'Re-run with system.debug=true to see the request, and check that no proxy rewrites responses from Entra ID.',
+    );
   }
   if (!result?.accessToken || !result.expiresOn) {
     throw new TaskFailure(
