@@ -82,6 +82,9 @@ const credentialRemedy = (claims: IdTokenClaims | undefined, connection: AzureCo
     ? federatedCredentialFix(claims, connection)
     : `Make a federated credential on the identity ${connection.clientId} match the connection's issuer and subject (shown on the service connection's page).`;
 
+const signatureRemedy = (): string =>
+  'Re-run the job (the issuer may have just rotated its keys); if it persists, check that nothing between the agent and Azure DevOps rewrites responses, and report the ids below to Azure DevOps support.';
+
 const ENTRA_ADVICE: Record<number, Advice> = {
   700211: {
     cause: "No federated credential on the identity trusts the idToken's issuer",
@@ -114,6 +117,23 @@ const ENTRA_ADVICE: Record<number, Advice> = {
     cause: "The connection's tenant id is not a tenant Entra ID knows",
     remedy: (_claims, connection) =>
       `Set the service connection's tenant id to the directory (tenant) id of the identity ${connection.clientId}; it is currently ${connection.tenantId}.`,
+  },
+  90002: {
+    cause: "The connection's tenant id names no tenant Entra ID knows (deleted, or mistyped)",
+    remedy: (_claims, connection) =>
+      `Set the service connection's tenant id to the directory (tenant) id of the identity ${connection.clientId}; it is currently ${connection.tenantId}.`,
+  },
+  700027: {
+    cause: "Entra ID could not verify the idToken's signature against its issuer's published keys",
+    remedy: signatureRemedy,
+  },
+  7000272: {
+    cause: "Entra ID found no published key of the idToken's issuer that signed it",
+    remedy: signatureRemedy,
+  },
+  50027: {
+    cause: 'Entra ID could not read the idToken as a JWT',
+    remedy: signatureRemedy,
   },
   700024: {
     cause: 'The idToken was expired or not yet valid when Entra ID checked it',
