@@ -15,9 +15,19 @@ import { DEFAULT_RETRY_POLICY } from './core/retry';
 import { quoteUntrusted } from './core/text';
 import { createPrivateDirectory } from './core/tokenfile';
 import taskManifest from '../task.json';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import {
+  COMMAND_NAME,
+  commandConfig,
+  posixLauncher,
+  windowsLauncher,
+  type TokenCommandConfig,
+} from './core/command-config';
 
 export const REQUEST_TIMEOUT_INPUT = 'requestTimeoutSeconds';
 export const OVERALL_TIMEOUT_INPUT = 'overallTimeoutSeconds';
+export const EXPORT_ID_TOKEN_INPUT = 'exportIdToken';
 
 function userAgent(): string {
   const { Major, Minor, Patch } = taskManifest.version;
@@ -34,6 +44,15 @@ function failureMessage(error: unknown, secrets: string[]): string {
   return secrets.reduce((text, secret) => text.split(secret).join('***'), message);
 }
 
+function booleanInput(name: string, fallback: boolean): boolean {
+  const raw = tl.getInput(name, false)?.trim().toLowerCase();
+  if (!raw) return fallback;
+  if (raw === 'true' || raw === 'false') return raw === 'true';
+  throw new TaskFailure(
+    `The input '${name}' is '${quoteUntrusted(raw, 40)}', which is neither true nor false. Set it to true or false.`,
+  );
+}
+
 function secondsInput(name: string, fallback: number, max: number): number {
   const raw = tl.getInput(name, false)?.trim();
   if (!raw) return fallback;
@@ -45,6 +64,32 @@ function secondsInput(name: string, fallback: number, max: number): number {
     );
   }
   return value;
+}
+
+/**
+ * Puts azure-wif-token on PATH for the rest of the job: launchers that run this bundle with the agent's
+ * own node, in command mode, with a config file that holds no secret.
+ */
+function installTokenCommand(workDirectory: string, config: TokenCommandConfig): void {
+  const bin = path.join(workDirectory, 'bin');
+  fs.mkdirSync(bin, { mode: 0o700 });
+  const configFile = path.join(workDirectory, 'token-command.json');
+  fs.writeFileSync(configFile, JSON.stringify(config, null, 2), { mode: 0o600 });
+  const script = path.join(__dirname, 'main.js');
+  fs.writeFileSync(path.join(bin, COMMAND_NAME), posixLauncher(process.execPath, script, configFile), {
+    mode: 0o700,
+  });
+  fs.writeFileSync(
+    path.join(bin, `${COMMAND_NAME}.cmd`),
+    windowsLauncher(process.execPath, script, configFile),
+    {
+      mode: 0o600,
+    },
+  );
+  tl.prependPath(bin);
+  console.log(
+    `Later steps can run ${COMMAND_NAME} for a fresh idToken or access token (it needs SYSTEM_ACCESSTOKEN mapped).`,
+  );
 }
 
 function recordCreatedPath(created: string[], entry: string): void {
@@ -76,10 +121,12 @@ export async function run(): Promise<void> {
     const created: string[] = [];
     const workDirectory = tempDirectory ? createPrivateDirectory(tempDirectory, 'azure-wif-') : undefined;
     if (workDirectory) recordCreatedPath(created, workDirectory);
+    const proxy = tl.getHttpProxyConfiguration() ?? undefined;
+    const certificates = workDirectory ? readCertConfiguration(workDirectory) : undefined;
     const transport = createTransport({
       userAgent: userAgent(),
-      proxy: tl.getHttpProxyConfiguration() ?? undefined,
-      cert: workDirectory ? readCertConfiguration(workDirectory) : undefined,
+      proxy,
+      cert: certificates,
       timeoutMs: requestTimeoutSeconds * 1000,
     });
     const result = await acquire(
@@ -88,6 +135,7 @@ export async function run(): Promise<void> {
         oidc: readOidcContext(),
         jobAccessToken,
         workDirectory,
+        exportIdToken: booleanInput(EXPORT_ID_TOKEN_INPUT, true),
       },
       {
         transport,
@@ -98,6 +146,21 @@ export async function run(): Promise<void> {
     );
     for (const variable of result.variables) {
       tl.setVariable(variable.name, variable.value, variable.secret, variable.output);
+    }
+    if (workDirectory) {
+      installTokenCommand(
+        workDirectory,
+        commandConfig(result.connection, result.oidcEndpoint, result.federatedTokenFile, {
+          caFile: certificates?.caFile,
+          proxy: proxy && {
+            proxyUrl: proxy.proxyUrl,
+            proxyUsername: proxy.proxyUsername,
+            proxyBypassHosts: proxy.proxyBypassHosts,
+          },
+          requestTimeoutMs: requestTimeoutSeconds * 1000,
+          deadlineMs: overallTimeoutSeconds * 1000,
+        }),
+      );
     }
     const subscription = result.connection.subscriptionId
       ? ` and subscription ${result.connection.subscriptionId}`

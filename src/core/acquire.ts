@@ -4,7 +4,13 @@ import { describeClaims, explainEntraError, preflightWarnings } from './diagnost
 import { exchangeForAccessToken } from './entra';
 import { TaskFailure } from './errors';
 import type { HttpTransport } from './http';
-import { requestIdToken, resolveOidcEndpoint, type IdToken, type OidcRequestContext } from './idtoken';
+import {
+  requestIdToken,
+  resolveOidcEndpoint,
+  type IdToken,
+  type OidcEndpoint,
+  type OidcRequestContext,
+} from './idtoken';
 import type { IdTokenClaims } from './jwt';
 import type { Logger } from './logger';
 import { planExports, type ExportedVariable } from './plan';
@@ -17,6 +23,7 @@ export interface AcquireInputs {
   jobAccessToken: string | undefined;
   /** A private directory under Agent.TempDirectory for the token file. */
   workDirectory: string | undefined;
+  exportIdToken: boolean;
 }
 
 export interface AcquireDependencies {
@@ -32,6 +39,8 @@ export interface AcquireResult {
   connection: AzureConnection;
   claims: IdTokenClaims;
   variables: ExportedVariable[];
+  oidcEndpoint: OidcEndpoint;
+  federatedTokenFile: string;
 }
 
 export const FEDERATED_TOKEN_FILE_NAME = 'federated-token.jwt';
@@ -110,6 +119,8 @@ export async function acquire(inputs: AcquireInputs, deps: AcquireDependencies):
   return {
     connection,
     claims: latest.claims,
+    oidcEndpoint: endpoint,
+    federatedTokenFile,
     variables: planExports({
       connection,
       oidcRequestUrl: endpoint.baseUrl,
@@ -118,6 +129,7 @@ export async function acquire(inputs: AcquireInputs, deps: AcquireDependencies):
       accessToken: accessToken.token,
       accessTokenExpiresOn: accessToken.expiresOn,
       federatedTokenFile,
+      exportIdToken: inputs.exportIdToken,
     }),
   };
 }

@@ -17,6 +17,11 @@ export interface ExportInputs {
   accessToken: string;
   accessTokenExpiresOn: Date;
   federatedTokenFile: string;
+  /**
+   * Whether the idToken itself is exported (as secrets). Off, no step can pin Terraform to a static token
+   * that shadows its own refresh; steps get fresh tokens from the file, the command or Terraform's refresh.
+   */
+  exportIdToken: boolean;
 }
 
 /** The task's own names, for what no tool already has a name for. */
@@ -37,6 +42,8 @@ export function planExports(inputs: ExportInputs): ExportedVariable[] {
     secret: true,
     output: false,
   });
+  const idToken = (variable: ExportedVariable): ExportedVariable[] =>
+    inputs.exportIdToken ? [variable] : [];
   const output = (name: string, value: string | undefined, isSecret = false): ExportedVariable[] =>
     value === undefined ? [] : [{ name, value, secret: isSecret, output: true }];
 
@@ -50,7 +57,7 @@ export function planExports(inputs: ExportInputs): ExportedVariable[] {
     ...plain('ARM_ADO_PIPELINE_SERVICE_CONNECTION_ID', connection.id),
     ...plain('ARM_OIDC_AZURE_SERVICE_CONNECTION_ID', connection.id),
     ...plain('ARM_OIDC_REQUEST_URL', inputs.oidcRequestUrl),
-    secret('ARM_OIDC_TOKEN', inputs.idToken),
+    ...idToken(secret('ARM_OIDC_TOKEN', inputs.idToken)),
     // Azure SDKs' WorkloadIdentityCredential / DefaultAzureCredential.
     ...plain('AZURE_CLIENT_ID', connection.clientId),
     ...plain('AZURE_TENANT_ID', connection.tenantId),
@@ -63,7 +70,7 @@ export function planExports(inputs: ExportInputs): ExportedVariable[] {
     ...plain('AZURESUBSCRIPTION_TENANT_ID', connection.tenantId),
     ...plain('servicePrincipalId', connection.clientId),
     ...plain('tenantId', connection.tenantId),
-    secret('idToken', inputs.idToken),
+    ...idToken(secret('idToken', inputs.idToken)),
     // This task's own.
     secret(ACCESS_TOKEN_VARIABLE, inputs.accessToken),
     ...plain(ACCESS_TOKEN_EXPIRY_VARIABLE, accessTokenExpiresOn),
@@ -74,7 +81,7 @@ export function planExports(inputs: ExportInputs): ExportedVariable[] {
     ...output('tenantId', connection.tenantId),
     ...output('subscriptionId', connection.subscriptionId),
     ...output('authorityHost', connection.cloud.authorityHost),
-    ...output('idToken', inputs.idToken, true),
+    ...(inputs.exportIdToken ? output('idToken', inputs.idToken, true) : []),
     ...output('idTokenExpiresOn', idTokenExpiresOn),
     ...output('accessToken', inputs.accessToken, true),
     ...output('accessTokenExpiresOn', accessTokenExpiresOn),

@@ -449,9 +449,7 @@ describe('diagnostics: every misconfiguration gets its cause and its exact fix',
       );
       assert.ok(
         debug.some((line) =>
-          /^POST https:\/\/.*\/oauth2\/v2\.0\/token(\?\S*)? -> HTTP 200 in \d+ ms; headers: /.test(
-            line,
-          ),
+          /^POST https:\/\/.*\/oauth2\/v2\.0\/token(\?\S*)? -> HTTP 200 in \d+ ms; headers: /.test(line),
         ),
       );
     });

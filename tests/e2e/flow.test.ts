@@ -168,11 +168,23 @@ describe('the bundled task, run as the agent runs it, against the emulator', fun
     assert.equal(fs.readFileSync(tokenFile, 'utf8'), emulator.issuedIdTokens.at(-1));
     assert.equal(fs.statSync(tokenFile).mode & 0o777, 0o600);
     assert.equal(fs.statSync(path.dirname(tokenFile)).mode & 0o777, 0o700);
-    // The agent's CA (AGENT_CAINFO) is kept beside it, joined to the system roots; it is not secret.
-    assert.deepEqual(fs.readdirSync(path.dirname(tokenFile)).sort(), [
+    // Beside it, none secret: the agent's CA joined to the system roots, and azure-wif-token's launcher and config.
+    const directory = path.dirname(tokenFile);
+    assert.deepEqual(fs.readdirSync(directory).sort(), [
+      'bin',
       'ca-bundle.pem',
       'federated-token.jwt',
+      'token-command.json',
     ]);
+    const config = fs.readFileSync(path.join(directory, 'token-command.json'), 'utf8');
+    for (const secret of [
+      ...emulator.issuedIdTokens,
+      ...emulator.issuedAccessTokens,
+      emulator.options.jobAccessToken!,
+    ]) {
+      assert.ok(!config.includes(secret));
+    }
+    assert.deepEqual(step.prependedPaths, [path.join(directory, 'bin')]);
   });
 
   it('gives a later step the plain variables but no secret unless the step maps it', async () => {

@@ -187,6 +187,9 @@ export function nextStepEnvironment(
     const variable = latest.get(variableName);
     if (variable) env[name] = variable.value;
   }
+  // task.prependpath applies to every later step of the job.
+  const prepended = steps.flatMap((step) => step.prependedPaths).reverse();
+  if (prepended.length > 0) env.PATH = [...prepended, env.PATH].filter(Boolean).join(path.delimiter);
   return env;
 }
 
@@ -215,6 +218,8 @@ export function leaks(step: StepResult, secrets: string[]): string[] {
     if (candidates.some((secret) => line.includes(secret))) found.push(line);
   }
   for (const line of step.stderr.split(/\r?\n/)) {
+    // The agent reads logging commands on stderr too (azure-wif-token registers its tokens there).
+    if (line.startsWith('##vso[task.setsecret]')) continue;
     if (candidates.some((secret) => line.includes(secret))) found.push(`stderr: ${line}`);
   }
   return found;

@@ -19,6 +19,7 @@ const inputs = {
   accessToken: 'access.token.value',
   accessTokenExpiresOn: new Date('2026-11-23T13:00:00Z'),
   federatedTokenFile: '/tmp/agent/azure-wif-x/federated-token.jwt',
+  exportIdToken: true,
 };
 
 describe('export plan', () => {
@@ -46,6 +47,16 @@ describe('export plan', () => {
   it('omits ARM_ENVIRONMENT for a cloud Terraform does not name', () => {
     const custom = { ...connection, cloud: { ...connection.cloud, terraformEnvironment: undefined } };
     assert.ok(!planExports({ ...inputs, connection: custom }).some((v) => v.name === 'ARM_ENVIRONMENT'));
+  });
+
+  it('leaves the idToken out entirely when asked, so nothing can shadow Terraform refresh', () => {
+    const variables = planExports({ ...inputs, exportIdToken: false });
+    assert.deepEqual(
+      variables.filter((v) => v.value === inputs.idToken),
+      [],
+    );
+    assert.ok(variables.some((v) => v.name === 'AZURE_FEDERATED_TOKEN_FILE'));
+    assert.ok(variables.some((v) => v.name === 'ARM_OIDC_REQUEST_URL'));
   });
 
   it('names no variable twice in the same scope', () => {

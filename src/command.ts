@@ -1,0 +1,243 @@
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import { COMMAND_NAME, type TokenCommandConfig } from './core/command-config';
+import { exchangeForAccessToken } from './core/entra';
+import { TaskFailure } from './core/errors';
+import { createTransport, type HttpTransport } from './core/http';
+import { requestIdToken, type IdToken } from './core/idtoken';
+import type { Logger } from './core/logger';
+import { DEFAULT_RETRY_POLICY, withRetry, type RetryPolicy } from './core/retry';
+import { quoteUntrusted } from './core/text';
+import { writeSecretFileAtomic } from './core/tokenfile';
+import { explainEntraError } from './core/diagnostics';
+import { parseConnection } from './core/connection';
+
+/**
+ * azure-wif-token: fresh tokens for a later step, on demand, without the task running again.
+ *   azure-wif-token [id-token]             print a fresh idToken (and renew the federated token file)
+ *   azure-wif-token access-token [--resource <uri>]   print an Entra access token (default: Resource Manager)
+ *   azure-wif-token renew-file             renew the federated token file only
+ *   azure-wif-token exec -- <command…>     run a command, renewing the token file while it runs
+ * It needs the job access token in SYSTEM_ACCESSTOKEN, which a step has only when its author maps it.
+ */
+
+export const USAGE = `usage: ${COMMAND_NAME} [id-token | access-token [--resource <uri>] | renew-file | exec -- <command> [args…]]`;
+
+/** The agent reads logging commands on stderr too; a secret registered there never lands in $(…) output. */
+function registerSecret(secret: string): void {
+  process.stderr.write(
+    `##vso[task.setsecret]${secret.replace(/%/g, '%AZP25').replace(/\r/g, '%0D').replace(/\n/g, '%0A')}\n`,
+  );
+}
+
+const stderrLogger: Logger = {
+  info: (message) => process.stderr.write(`${quoteUntrusted(message, 4000)}\n`),
+  warn: (message) => process.stderr.write(`##[warning]${quoteUntrusted(message, 4000)}\n`),
+  debug: () => {},
+};
+
+/** A mistake in how the command was called (exit code 2), as opposed to a failure to get a token (1). */
+class UsageError extends TaskFailure {}
+
+interface Parsed {
+  action: 'id-token' | 'access-token' | 'renew-file' | 'exec';
+  configFile: string;
+  resource?: string;
+  command: string[];
+}
+
+export function parseArguments(args: string[]): Parsed {
+  const rest = [...args];
+  let configFile: string | undefined;
+  let resource: string | undefined;
+  let action: Parsed['action'] | undefined;
+  while (rest.length > 0) {
+    const arg = rest.shift()!;
+    if (arg === '--config') configFile = rest.shift();
+    else if (arg === '--resource') resource = rest.shift();
+    else if (arg === '--') break;
+    else if (!action && ['id-token', 'access-token', 'renew-file', 'exec'].includes(arg))
+      action = arg as Parsed['action'];
+    else throw new UsageError(`${COMMAND_NAME}: unknown argument '${quoteUntrusted(arg, 80)}'. ${USAGE}`);
+  }
+  if (!configFile)
+    throw new UsageError(
+      `${COMMAND_NAME}: --config is missing; run it through the launcher the task put on PATH.`,
+    );
+  const parsed: Parsed = { action: action ?? 'id-token', configFile, resource, command: rest };
+  if (parsed.action === 'exec' && parsed.command.length === 0) {
+    throw new UsageError(`${COMMAND_NAME} exec: no command given. ${USAGE}`);
+  }
+  if (resource !== undefined && parsed.action !== 'access-token') {
+    throw new UsageError(`${COMMAND_NAME}: --resource goes with access-token. ${USAGE}`);
+  }
+  return parsed;
+}
+
+function readConfig(file: string): TokenCommandConfig {
+  try {
+    const config = JSON.parse(fs.readFileSync(file, 'utf8')) as TokenCommandConfig;
+    if (config.version !== 1) throw new Error('unknown version');
+    return config;
+  } catch {
+    throw new TaskFailure(
+      `${COMMAND_NAME}: cannot read its configuration ${file}. ` +
+        'Run it in a later step of the same job as the AzureWorkloadIdentity task, before the job ends.',
+    );
+  }
+}
+
+class TokenSource {
+  private readonly transport: HttpTransport;
+  private readonly policy: RetryPolicy;
+
+  constructor(
+    private readonly config: TokenCommandConfig,
+    private readonly jobAccessToken: string,
+  ) {
+    this.transport = createTransport({
+      userAgent: `${COMMAND_NAME} (node ${process.version}; ${process.platform})`,
+      proxy: config.proxy ? { ...config.proxy, proxyPassword: process.env.AGENT_PROXYPASSWORD } : undefined,
+      cert: config.caFile ? { caFile: config.caFile } : undefined,
+      timeoutMs: config.requestTimeoutMs,
+    });
+    this.policy = { ...DEFAULT_RETRY_POLICY, deadlineMs: config.deadlineMs };
+  }
+
+  async idToken(): Promise<IdToken> {
+    const idToken = await withRetry(
+      'Requesting a fresh idToken from Azure DevOps',
+      () =>
+        requestIdToken(
+          {
+            transport: this.transport,
+            endpoint: this.config.oidcEndpoint,
+            jobAccessToken: this.jobAccessToken,
+            registerSecret,
+            logger: stderrLogger,
+          },
+          this.config.connectionId,
+        ),
+      this.policy,
+      stderrLogger,
+    );
+    writeSecretFileAtomic(this.config.federatedTokenFile, idToken.token);
+    return idToken;
+  }
+
+  async accessToken(resource: string): Promise<string> {
+    const connection = parseConnection({
+      id: this.config.connectionId,
+      scheme: 'WorkloadIdentityFederation',
+      authParameters: { serviceprincipalid: this.config.clientId, tenantid: this.config.tenantId },
+      data: {
+        activeDirectoryAuthority: this.config.authorityHost,
+        activeDirectoryServiceEndpointResourceId: this.config.resourceManager,
+      },
+    });
+    let latest: IdToken | undefined;
+    const result = await withRetry(
+      'Exchanging the idToken at Entra ID',
+      () =>
+        exchangeForAccessToken(
+          {
+            transport: this.transport,
+            connection,
+            getAssertion: async () => (latest = await this.idToken()).token,
+            registerSecret,
+            logger: stderrLogger,
+          },
+          resource,
+          (error) => explainEntraError(error, connection, latest?.claims),
+        ),
+      this.policy,
+      stderrLogger,
+    );
+    return result.token;
+  }
+}
+
+/** Runs `command`, renewing the token file at 40% of each idToken's life so a reader always gets 60% of one. */
+async function execWithRenewal(source: TokenSource, first: IdToken, command: string[]): Promise<number> {
+  let timer: NodeJS.Timeout | undefined;
+  const schedule = (token: IdToken) => {
+    const claims = token.claims;
+    const lifetimeMs = (claims.exp - (claims.iat ?? claims.exp - 600)) * 1000 || 600_000;
+    timer = setTimeout(
+      async () => {
+        try {
+          schedule(await source.idToken());
+        } catch (error) {
+          stderrLogger.warn(
+            `Could not renew the federated token file: ${error instanceof Error ? error.message : String(error)}`,
+          );
+          schedule(token);
+        }
+      },
+      Math.max(250, lifetimeMs * 0.4),
+    );
+  };
+  schedule(first);
+  try {
+    return await new Promise<number>((resolve, reject) => {
+      const child = spawn(command[0], command.slice(1), {
+        stdio: 'inherit',
+        shell: process.platform === 'win32',
+      });
+      child.on('error', (error) =>
+        reject(
+          new TaskFailure(
+            `${COMMAND_NAME} exec: cannot start '${quoteUntrusted(command[0], 200)}': ${error.message}.`,
+          ),
+        ),
+      );
+      child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
+    });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export async function runCommand(args: string[]): Promise<number> {
+  try {
+    const parsed = parseArguments(args);
+    const config = readConfig(parsed.configFile);
+    const jobAccessToken = process.env.SYSTEM_ACCESSTOKEN;
+    if (!jobAccessToken) {
+      throw new TaskFailure(
+        `${COMMAND_NAME} needs the job access token to ask Azure DevOps for a fresh idToken, and this step does not have it. ` +
+          'Map it into the step: env: SYSTEM_ACCESSTOKEN: $(System.AccessToken)',
+      );
+    }
+    registerSecret(jobAccessToken);
+    const source = new TokenSource(config, jobAccessToken);
+    switch (parsed.action) {
+      case 'id-token': {
+        const { token } = await source.idToken();
+        process.stdout.write(`${token}\n`);
+        return 0;
+      }
+      case 'access-token': {
+        const token = await source.accessToken(parsed.resource ?? config.resourceManager);
+        process.stdout.write(`${token}\n`);
+        return 0;
+      }
+      case 'renew-file': {
+        const { claims } = await source.idToken();
+        stderrLogger.info(
+          `Renewed ${config.federatedTokenFile}; the idToken in it expires ${new Date(claims.exp * 1000).toISOString()}.`,
+        );
+        return 0;
+      }
+      case 'exec':
+        return await execWithRenewal(source, await source.idToken(), parsed.command);
+    }
+  } catch (error) {
+    const message =
+      error instanceof TaskFailure
+        ? error.message
+        : `${COMMAND_NAME} failed: ${error instanceof Error ? error.message : String(error)}`;
+    process.stderr.write(`##[error]${quoteUntrusted(message, 4000)}\n`);
+    return error instanceof UsageError ? 2 : 1;
+  }
+}

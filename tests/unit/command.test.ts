@@ -1,0 +1,89 @@
+import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseArguments } from '../../src/command';
+import { posixLauncher, windowsLauncher } from '../../src/core/command-config';
+import { TaskFailure } from '../../src/core/errors';
+
+describe('azure-wif-token', () => {
+  it('defaults to printing an idToken', () => {
+    assert.deepEqual(parseArguments(['--config', '/c.json']), {
+      action: 'id-token',
+      configFile: '/c.json',
+      resource: undefined,
+      command: [],
+    });
+  });
+
+  it('takes a resource for an access token', () => {
+    assert.deepEqual(
+      parseArguments(['--config', '/c.json', 'access-token', '--resource', 'https://vault.azure.net']),
+      {
+        action: 'access-token',
+        configFile: '/c.json',
+        resource: 'https://vault.azure.net',
+        command: [],
+      },
+    );
+  });
+
+  it('passes everything after -- to exec untouched', () => {
+    assert.deepEqual(
+      parseArguments(['--config', '/c.json', 'exec', '--', 'terraform', 'apply', '--resource', 'x']).command,
+      ['terraform', 'apply', '--resource', 'x'],
+    );
+  });
+
+  for (const [args, message] of [
+    [['--config', '/c.json', 'bogus'], /^azure-wif-token: unknown argument 'bogus'\. usage: /],
+    [
+      ['id-token'],
+      /^azure-wif-token: --config is missing; run it through the launcher the task put on PATH\.$/,
+    ],
+    [['--config', '/c.json', 'exec'], /^azure-wif-token exec: no command given\. usage: /],
+    [
+      ['--config', '/c.json', '--resource', 'x'],
+      /^azure-wif-token: --resource goes with access-token\. usage: /,
+    ],
+  ] as const) {
+    it(`refuses ${JSON.stringify(args)}`, () => {
+      assert.throws(
+        () => parseArguments([...args]),
+        (error: unknown) => error instanceof TaskFailure && message.test(error.message),
+      );
+    });
+  }
+
+  it('writes a POSIX launcher that survives quotes and spaces in paths', () => {
+    const directory = fs.mkdtempSync(path.join(os.tmpdir(), "wif launcher's "));
+    const script = path.join(directory, 'echo args.js');
+    fs.writeFileSync(script, 'console.log(JSON.stringify(process.argv.slice(2)))');
+    const launcher = path.join(directory, 'azure-wif-token');
+    fs.writeFileSync(
+      launcher,
+      posixLauncher(process.execPath, script, path.join(directory, "con'fig.json")),
+      {
+        mode: 0o700,
+      },
+    );
+    const output = execFileSync(launcher, ['exec', '--', 'a b', "c'd"], { encoding: 'utf8' });
+    assert.deepEqual(JSON.parse(output), [
+      'azure-wif-token',
+      '--config',
+      path.join(directory, "con'fig.json"),
+      'exec',
+      '--',
+      'a b',
+      "c'd",
+    ]);
+  });
+
+  it('writes a Windows launcher that quotes its paths and forwards arguments', () => {
+    assert.equal(
+      windowsLauncher('C:\\agent\\node.exe', 'C:\\tasks\\main.js', 'D:\\temp\\a "b"\\token-command.json'),
+      '@echo off\r\n"C:\\agent\\node.exe" "C:\\tasks\\main.js" azure-wif-token --config "D:\\temp\\a ""b""\\token-command.json" %*\r\n',
+    );
+  });
+});
