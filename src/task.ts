@@ -28,6 +28,25 @@ import {
 export const REQUEST_TIMEOUT_INPUT = 'requestTimeoutSeconds';
 export const OVERALL_TIMEOUT_INPUT = 'overallTimeoutSeconds';
 export const EXPORT_ID_TOKEN_INPUT = 'exportIdToken';
+export const RESOURCES_INPUT = 'resources';
+export const PREFIX_INPUT = 'variablePrefix';
+
+function prefixInput(): string {
+  const prefix = tl.getInput(PREFIX_INPUT, false)?.trim() ?? '';
+  if (prefix !== '' && !/^[A-Za-z][A-Za-z0-9_]*$/.test(prefix)) {
+    throw new TaskFailure(
+      `The input '${PREFIX_INPUT}' is '${quoteUntrusted(prefix, 60)}', which cannot start a variable name. ` +
+        'Use letters, digits and _ starting with a letter, for example STATE_.',
+    );
+  }
+  return prefix;
+}
+
+/** The command's name on PATH: a prefixed instance gets its own, so two instances do not shadow each other. */
+export function commandNameFor(prefix: string): string {
+  const suffix = prefix.toLowerCase().replace(/_+$/, '').replace(/_/g, '-');
+  return suffix ? `${COMMAND_NAME}-${suffix}` : COMMAND_NAME;
+}
 
 function userAgent(): string {
   const { Major, Minor, Patch } = taskManifest.version;
@@ -70,13 +89,13 @@ function secondsInput(name: string, fallback: number, max: number): number {
  * Puts azure-wif-token on PATH for the rest of the job: launchers that run this bundle with the agent's
  * own node, in command mode, with a config file that holds no secret.
  */
-function installTokenCommand(workDirectory: string, config: TokenCommandConfig): void {
+function installTokenCommand(workDirectory: string, name: string, config: TokenCommandConfig): void {
   const bin = path.join(workDirectory, 'bin');
   fs.mkdirSync(bin, { mode: 0o700 });
   const configFile = path.join(workDirectory, 'token-command.json');
   fs.writeFileSync(configFile, JSON.stringify(config, null, 2), { mode: 0o600 });
   const script = path.join(__dirname, 'main.js');
-  fs.writeFileSync(path.join(bin, COMMAND_NAME), posixLauncher(process.execPath, script, configFile), {
+  fs.writeFileSync(path.join(bin, name), posixLauncher(process.execPath, script, configFile), {
     mode: 0o700,
   });
   fs.writeFileSync(
@@ -88,7 +107,7 @@ function installTokenCommand(workDirectory: string, config: TokenCommandConfig):
   );
   tl.prependPath(bin);
   console.log(
-    `Later steps can run ${COMMAND_NAME} for a fresh idToken or access token (it needs SYSTEM_ACCESSTOKEN mapped).`,
+    `Later steps can run ${name} for a fresh idToken or access token (it needs SYSTEM_ACCESSTOKEN mapped).`,
   );
 }
 
@@ -115,6 +134,7 @@ export async function run(): Promise<void> {
           'Set azureSubscription to the name of an Azure Resource Manager service connection that uses workload identity federation.',
       );
     }
+    const prefix = prefixInput();
     const requestTimeoutSeconds = secondsInput(REQUEST_TIMEOUT_INPUT, 30, 600);
     const overallTimeoutSeconds = secondsInput(OVERALL_TIMEOUT_INPUT, 120, 3600);
     const tempDirectory = tl.getVariable('Agent.TempDirectory');
@@ -136,6 +156,8 @@ export async function run(): Promise<void> {
         jobAccessToken,
         workDirectory,
         exportIdToken: booleanInput(EXPORT_ID_TOKEN_INPUT, true),
+        resources: tl.getInput(RESOURCES_INPUT, false),
+        prefix,
       },
       {
         transport,
@@ -150,6 +172,7 @@ export async function run(): Promise<void> {
     if (workDirectory) {
       installTokenCommand(
         workDirectory,
+        commandNameFor(prefix),
         commandConfig(result.connection, result.oidcEndpoint, result.federatedTokenFile, {
           caFile: certificates?.caFile,
           proxy: proxy && {

@@ -16,6 +16,8 @@ import type { Logger } from './logger';
 import { planExports, type ExportedVariable } from './plan';
 import { systemClock, withRetry, type RetryClock, type RetryPolicy } from './retry';
 import { writeSecretFileAtomic } from './tokenfile';
+import { discoverAzureStackCloud } from './azurestack';
+import { parseResources } from './resources';
 
 export interface AcquireInputs {
   connection: ServiceConnectionFields;
@@ -24,6 +26,10 @@ export interface AcquireInputs {
   /** A private directory under Agent.TempDirectory for the token file. */
   workDirectory: string | undefined;
   exportIdToken: boolean;
+  /** The resources input, as the author wrote it. */
+  resources?: string;
+  /** The variablePrefix input. */
+  prefix?: string;
 }
 
 export interface AcquireDependencies {
@@ -64,6 +70,18 @@ export async function acquire(inputs: AcquireInputs, deps: AcquireDependencies):
     );
   }
   const endpoint = resolveOidcEndpoint(inputs.oidc);
+  if (connection.cloud.metadataUrl) {
+    const stack = connection.cloud;
+    connection.cloud = await withRetry(
+      'Reading the Azure Stack Hub metadata',
+      () => discoverAzureStackCloud(stack, connection.id, deps.transport, logger),
+      deps.retryPolicy,
+      logger,
+      clock,
+    );
+  }
+  // Checked before any token is requested, so a typo costs no round trip.
+  const extraResources = parseResources(inputs.resources, connection.cloud);
   const idTokenOptions = {
     transport: deps.transport,
     endpoint,
@@ -94,24 +112,43 @@ export async function acquire(inputs: AcquireInputs, deps: AcquireDependencies):
     firstUse = false;
     return latest.token;
   };
+  const exchange = (resource: string) =>
+    withRetry(
+      'Exchanging the idToken at Entra ID',
+      () =>
+        exchangeForAccessToken(
+          {
+            transport: deps.transport,
+            connection,
+            getAssertion,
+            registerSecret: deps.registerSecret,
+            logger,
+          },
+          resource,
+          (error) => explainEntraError(error, connection, latest.claims),
+        ),
+      deps.retryPolicy,
+      logger,
+      clock,
+    );
   logger.info(
     `Exchanging the idToken at ${connection.cloud.authorityHost} for client ${connection.clientId} in tenant ${connection.tenantId}.`,
   );
-  const accessToken = await withRetry(
-    'Exchanging the idToken at Entra ID',
-    () =>
-      exchangeForAccessToken(
-        { transport: deps.transport, connection, getAssertion, registerSecret: deps.registerSecret, logger },
-        connection.cloud.resourceManager,
-        (error) => explainEntraError(error, connection, latest.claims),
-      ),
-    deps.retryPolicy,
-    logger,
-    clock,
-  );
+  const accessToken = await exchange(connection.cloud.resourceManager);
   logger.info(
     `Entra ID accepted the idToken; the Resource Manager access token expires ${accessToken.expiresOn.toISOString()}.`,
   );
+  const extraTokens: Array<{ name: string; token: string; expiresOn: Date }> = [];
+  for (const { name, resource } of extraResources) {
+    try {
+      const { token, expiresOn } = await exchange(resource);
+      extraTokens.push({ name, token, expiresOn });
+      logger.info(`Access token for ${name} (${resource}) expires ${expiresOn.toISOString()}.`);
+    } catch (error) {
+      if (!(error instanceof TaskFailure)) throw error;
+      throw new TaskFailure(`For the resource ${name} (${resource}): ${error.message}`);
+    }
+  }
 
   const federatedTokenFile = path.join(inputs.workDirectory, FEDERATED_TOKEN_FILE_NAME);
   writeSecretFileAtomic(federatedTokenFile, latest.token);
@@ -130,6 +167,8 @@ export async function acquire(inputs: AcquireInputs, deps: AcquireDependencies):
       accessTokenExpiresOn: accessToken.expiresOn,
       federatedTokenFile,
       exportIdToken: inputs.exportIdToken,
+      extraTokens,
+      prefix: inputs.prefix ?? '',
     }),
   };
 }

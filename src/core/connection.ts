@@ -21,6 +21,16 @@ export interface Cloud {
   resourceManager: string;
   /** Terraform's ARM_ENVIRONMENT, when Terraform knows this cloud. */
   terraformEnvironment?: string;
+  /** Resource ids of the data planes the `resources` input names by alias, where this cloud has them. */
+  graph?: string;
+  keyVault?: string;
+  storage?: string;
+  devops?: string;
+  /**
+   * Azure Stack Hub: the Resource Manager metadata URL that names the authority and the resource, read
+   * before the exchange (authorityHost and resourceManager are empty until then).
+   */
+  metadataUrl?: string;
 }
 
 export type ScopeLevel = 'Subscription' | 'ManagementGroup' | 'MachineLearningWorkspace';
@@ -33,6 +43,10 @@ export interface AzureConnection {
   subscriptionId?: string;
   subscriptionName?: string;
   managementGroupId?: string;
+  /** Machine Learning workspace scope. */
+  resourceGroupName?: string;
+  mlWorkspaceName?: string;
+  mlWorkspaceLocation?: string;
   cloud: Cloud;
   /** What the service says the federated credential should hold, when the agent passes it. */
   expectedIssuer?: string;
@@ -49,23 +63,42 @@ export const CONNECTION_DATA_KEYS = [
   'activeDirectoryAuthority',
   'environmentAuthorityUrl',
   'activeDirectoryServiceEndpointResourceId',
+  'microsoftGraphUrl',
+  'AzureKeyVaultServiceEndpointResourceId',
+  'resourceGroupName',
+  'mlWorkspaceName',
+  'mlWorkspaceLocation',
 ] as const;
+
+const AZURE_DEVOPS_RESOURCE = '499b84ac-1321-427f-aa17-267ca6975798';
+const STORAGE_RESOURCE = 'https://storage.azure.com';
 
 const KNOWN_CLOUDS: Record<string, Omit<Cloud, 'name'>> = {
   azurecloud: {
     authorityHost: 'https://login.microsoftonline.com/',
     resourceManager: 'https://management.azure.com',
     terraformEnvironment: 'public',
+    graph: 'https://graph.microsoft.com',
+    keyVault: 'https://vault.azure.net',
+    storage: STORAGE_RESOURCE,
+    devops: AZURE_DEVOPS_RESOURCE,
   },
   azurechinacloud: {
     authorityHost: 'https://login.chinacloudapi.cn/',
     resourceManager: 'https://management.chinacloudapi.cn',
     terraformEnvironment: 'china',
+    graph: 'https://microsoftgraph.chinacloudapi.cn',
+    keyVault: 'https://vault.azure.cn',
+    storage: STORAGE_RESOURCE,
   },
   azureusgovernment: {
     authorityHost: 'https://login.microsoftonline.us/',
     resourceManager: 'https://management.usgovcloudapi.net',
     terraformEnvironment: 'usgovernment',
+    graph: 'https://graph.microsoft.us',
+    keyVault: 'https://vault.usgovcloudapi.net',
+    storage: STORAGE_RESOURCE,
+    devops: AZURE_DEVOPS_RESOURCE,
   },
 };
 
@@ -142,13 +175,32 @@ function resolveCloud(fields: ServiceConnectionFields): Cloud {
   const resourceManager = resourceOverride
     ? withoutTrailingSlash(resourceOverride)
     : (known?.resourceManager ?? (fields.url ? withoutTrailingSlash(fields.url) : undefined));
+  const graphOverride = lookup(fields.data, 'microsoftGraphUrl');
+  const keyVaultOverride = lookup(fields.data, 'AzureKeyVaultServiceEndpointResourceId');
+  const dataPlanes = {
+    graph: graphOverride ? withoutTrailingSlash(graphOverride) : known?.graph,
+    keyVault: keyVaultOverride ? withoutTrailingSlash(keyVaultOverride) : known?.keyVault,
+    storage: known?.storage,
+    devops: known?.devops,
+  };
+  if (!authorityOverride && name.toLowerCase() === 'azurestack' && fields.url) {
+    // As Microsoft's tasks do: Azure Stack Hub names its authority and audience in its metadata.
+    const metadataUrl = `${withTrailingSlash(httpsUrl(fields.url, 'url', fields.id))}metadata/endpoints?api-version=2015-01-01`;
+    return { name, authorityHost: '', resourceManager: '', ...dataPlanes, metadataUrl };
+  }
   if (!authorityHost || !resourceManager) {
     throw new TaskFailure(
       `Service connection ${fields.id} targets the environment '${name}', whose Entra ID authority this task does not know. ` +
         "Use an AzureCloud, AzureChinaCloud or AzureUSGovernment connection, or set the connection's activeDirectoryAuthority and activeDirectoryServiceEndpointResourceId data fields.",
     );
   }
-  return { name, authorityHost, resourceManager, terraformEnvironment: known?.terraformEnvironment };
+  return {
+    name,
+    authorityHost,
+    resourceManager,
+    terraformEnvironment: known?.terraformEnvironment,
+    ...dataPlanes,
+  };
 }
 
 function parseScopeLevel(value: string | undefined, connectionId: string): ScopeLevel {
@@ -203,6 +255,12 @@ export function parseConnection(fields: ServiceConnectionFields): AzureConnectio
     connection.subscriptionName = lookup(fields.data, 'subscriptionName');
   } else if (scopeLevel === 'ManagementGroup') {
     connection.managementGroupId = lookup(fields.data, 'managementGroupId');
+  } else {
+    // A workspace lives in a subscription; tools that act on it (az ml, the SDKs) need both.
+    connection.subscriptionId = lookup(fields.data, 'subscriptionId');
+    connection.resourceGroupName = lookup(fields.data, 'resourceGroupName');
+    connection.mlWorkspaceName = lookup(fields.data, 'mlWorkspaceName');
+    connection.mlWorkspaceLocation = lookup(fields.data, 'mlWorkspaceLocation');
   }
   return connection;
 }

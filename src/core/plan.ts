@@ -22,6 +22,10 @@ export interface ExportInputs {
    * that shadows its own refresh; steps get fresh tokens from the file, the command or Terraform's refresh.
    */
   exportIdToken: boolean;
+  /** Access tokens for the resources input, in its order. */
+  extraTokens: Array<{ name: string; token: string; expiresOn: Date }>;
+  /** Put before every non-output name, so two instances in one job keep apart (e.g. STATE_). */
+  prefix: string;
 }
 
 /** The task's own names, for what no tool already has a name for. */
@@ -31,6 +35,12 @@ export const ID_TOKEN_EXPIRY_VARIABLE = 'AZUREWIF_ID_TOKEN_EXPIRES_ON';
 
 /** Every variable the task sets, in the order it sets them. Never includes the job access token. */
 export function planExports(inputs: ExportInputs): ExportedVariable[] {
+  return unprefixedPlan(inputs).map((variable) =>
+    variable.output ? variable : { ...variable, name: `${inputs.prefix}${variable.name}` },
+  );
+}
+
+function unprefixedPlan(inputs: ExportInputs): ExportedVariable[] {
   const { connection } = inputs;
   const idTokenExpiresOn = inputs.idTokenExpiresOn.toISOString();
   const accessTokenExpiresOn = inputs.accessTokenExpiresOn.toISOString();
@@ -75,11 +85,22 @@ export function planExports(inputs: ExportInputs): ExportedVariable[] {
     secret(ACCESS_TOKEN_VARIABLE, inputs.accessToken),
     ...plain(ACCESS_TOKEN_EXPIRY_VARIABLE, accessTokenExpiresOn),
     ...plain(ID_TOKEN_EXPIRY_VARIABLE, idTokenExpiresOn),
+    ...inputs.extraTokens.flatMap(({ name, token, expiresOn }) => [
+      secret(`${ACCESS_TOKEN_VARIABLE}_${name}`, token),
+      ...plain(`${ACCESS_TOKEN_VARIABLE}_${name}_EXPIRES_ON`, expiresOn.toISOString()),
+    ]),
+    // Scopes other than a subscription.
+    ...plain('AZUREWIF_MANAGEMENT_GROUP_ID', connection.managementGroupId),
+    ...plain('AZUREWIF_RESOURCE_GROUP', connection.resourceGroupName),
+    ...plain('AZUREWIF_ML_WORKSPACE_NAME', connection.mlWorkspaceName),
+    ...plain('AZUREWIF_ML_WORKSPACE_LOCATION', connection.mlWorkspaceLocation),
     // For later jobs and stages.
     ...output('serviceConnectionId', connection.id),
     ...output('clientId', connection.clientId),
     ...output('tenantId', connection.tenantId),
     ...output('subscriptionId', connection.subscriptionId),
+    ...output('managementGroupId', connection.managementGroupId),
+    ...output('mlWorkspaceName', connection.mlWorkspaceName),
     ...output('authorityHost', connection.cloud.authorityHost),
     ...(inputs.exportIdToken ? output('idToken', inputs.idToken, true) : []),
     ...output('idTokenExpiresOn', idTokenExpiresOn),

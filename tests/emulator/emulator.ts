@@ -82,6 +82,9 @@ export interface AddConnectionOptions {
 export type EmulatorRuntimeOptions = Omit<EmulatorOptions, 'stateDir'>;
 
 const ADO_ISSUER_PREFIX = 'https://vstoken.dev.azure.com/';
+/** The Resource Manager audience the emulated Azure Stack Hub names in its metadata. */
+export const AZURE_STACK_AUDIENCE =
+  'https://management.azurestack.example/4f1e2d3c-0000-4000-8000-00000000a57c';
 const ENTRA_ISSUER_PATTERN = /^https:\/\/login\.microsoftonline\.com\/([^/]+)\/v2\.0$/;
 const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 /** Tenant path segments that are not tenants: client credentials are refused there (AADSTS9001023). */
@@ -181,6 +184,19 @@ export class Emulator {
       service: 'entra',
       pattern: /^\/adfs\/discovery\/keys$/i,
       handle: (c) => jsonReply(200, toJwks(this.allTenantKeys()), this.entraHeaders(c)),
+    },
+    {
+      // Azure Stack Hub's Resource Manager metadata, which names the Entra authority and the audience.
+      kind: 'other',
+      service: 'none',
+      pattern: /^\/metadata\/endpoints$/i,
+      handle: () =>
+        jsonReply(200, {
+          galleryEndpoint: `${this.url}/gallery/`,
+          graphEndpoint: 'https://graph.windows.net/',
+          portalEndpoint: `${this.url}/portal/`,
+          authentication: { loginEndpoint: `${this.url}/`, audiences: [AZURE_STACK_AUDIENCE] },
+        }),
     },
     {
       kind: 'instance-discovery',

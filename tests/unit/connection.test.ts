@@ -43,6 +43,10 @@ describe('connection model', () => {
         authorityHost: 'https://login.microsoftonline.com/',
         resourceManager: 'https://management.azure.com',
         terraformEnvironment: 'public',
+        graph: 'https://graph.microsoft.com',
+        keyVault: 'https://vault.azure.net',
+        storage: 'https://storage.azure.com',
+        devops: '499b84ac-1321-427f-aa17-267ca6975798',
       },
       expectedIssuer: undefined,
       expectedSubject: undefined,
@@ -60,25 +64,89 @@ describe('connection model', () => {
     assert.equal(connection.tenantId, TENANT);
   });
 
-  for (const [environment, authorityHost, resourceManager, terraform] of [
-    ['AzureChinaCloud', 'https://login.chinacloudapi.cn/', 'https://management.chinacloudapi.cn', 'china'],
+  for (const [environment, authorityHost, resourceManager, terraform, graph, keyVault, devops] of [
+    [
+      'AzureChinaCloud',
+      'https://login.chinacloudapi.cn/',
+      'https://management.chinacloudapi.cn',
+      'china',
+      'https://microsoftgraph.chinacloudapi.cn',
+      'https://vault.azure.cn',
+      undefined,
+    ],
     [
       'AzureUSGovernment',
       'https://login.microsoftonline.us/',
       'https://management.usgovcloudapi.net',
       'usgovernment',
+      'https://graph.microsoft.us',
+      'https://vault.usgovcloudapi.net',
+      '499b84ac-1321-427f-aa17-267ca6975798',
     ],
   ]) {
-    it(`maps ${environment} to its authority, Resource Manager and Terraform environment`, () => {
-      const { cloud } = parseConnection(fields({ data: { environment, subscriptionId: SUBSCRIPTION } }));
+    it(`maps ${environment} to its authority, Resource Manager, Terraform environment and data planes`, () => {
+      const { cloud } = parseConnection(
+        fields({ data: { environment: environment!, subscriptionId: SUBSCRIPTION } }),
+      );
       assert.deepEqual(cloud, {
         name: environment,
         authorityHost,
         resourceManager,
         terraformEnvironment: terraform,
+        graph,
+        keyVault,
+        storage: 'https://storage.azure.com',
+        devops,
       });
     });
   }
+
+  it('defers an Azure Stack Hub cloud to its metadata endpoint when no authority is given', () => {
+    const { cloud } = parseConnection(
+      fields({ url: 'https://management.local.azurestack.external', data: { environment: 'AzureStack' } }),
+    );
+    assert.equal(
+      cloud.metadataUrl,
+      'https://management.local.azurestack.external/metadata/endpoints?api-version=2015-01-01',
+    );
+    assert.equal(cloud.authorityHost, '');
+  });
+
+  it('reads the workspace scope of a Machine Learning connection', () => {
+    const connection = parseConnection(
+      fields({
+        data: {
+          scopeLevel: 'MachineLearningWorkspace',
+          subscriptionId: SUBSCRIPTION,
+          resourceGroupName: 'ml-rg',
+          mlWorkspaceName: 'ws',
+          mlWorkspaceLocation: 'westeurope',
+        },
+      }),
+    );
+    assert.deepEqual(
+      [
+        connection.subscriptionId,
+        connection.resourceGroupName,
+        connection.mlWorkspaceName,
+        connection.mlWorkspaceLocation,
+      ],
+      [SUBSCRIPTION, 'ml-rg', 'ws', 'westeurope'],
+    );
+  });
+
+  it('lets the connection override the Graph and Key Vault resources', () => {
+    const { cloud } = parseConnection(
+      fields({
+        data: {
+          microsoftGraphUrl: 'https://graph.example.test/',
+          AzureKeyVaultServiceEndpointResourceId: 'https://vault.example.test',
+        },
+      }),
+    );
+    assert.equal(cloud.graph, 'https://graph.example.test');
+    assert.equal(cloud.keyVault, 'https://vault.example.test');
+  });
 
   it('lets the connection override the authority and resource, as Azure Stack and the emulator do', () => {
     const { cloud } = parseConnection(
@@ -95,6 +163,10 @@ describe('connection model', () => {
       authorityHost: 'https://127.0.0.1:8443/',
       resourceManager: 'https://management.local.azurestack.external',
       terraformEnvironment: undefined,
+      graph: undefined,
+      keyVault: undefined,
+      storage: undefined,
+      devops: undefined,
     });
   });
 
@@ -191,8 +263,8 @@ describe('connection model', () => {
 
   it('refuses an unknown cloud without an authority override', () => {
     assert.match(
-      failure(() => parseConnection(fields({ data: { environment: 'AzureStack' } }))),
-      /targets the environment 'AzureStack', whose Entra ID authority this task does not know\./,
+      failure(() => parseConnection(fields({ data: { environment: 'AzureGermanCloud' } }))),
+      /targets the environment 'AzureGermanCloud', whose Entra ID authority this task does not know\./,
     );
   });
 

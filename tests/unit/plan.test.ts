@@ -20,6 +20,8 @@ const inputs = {
   accessTokenExpiresOn: new Date('2026-11-23T13:00:00Z'),
   federatedTokenFile: '/tmp/agent/azure-wif-x/federated-token.jwt',
   exportIdToken: true,
+  extraTokens: [],
+  prefix: '',
 };
 
 describe('export plan', () => {

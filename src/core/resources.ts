@@ -1,0 +1,90 @@
+import type { Cloud } from './connection';
+import { TaskFailure } from './errors';
+import { quoteUntrusted } from './text';
+
+/** An extra resource to get an access token for, and the name its variables carry. */
+export interface ExtraResource {
+  /** Upper-case name part: AZUREWIF_ACCESS_TOKEN_<name>. */
+  name: string;
+  /** Resource id: a URI without trailing slash, or an application id GUID. */
+  resource: string;
+}
+
+const ALIASES = ['graph', 'keyvault', 'storage', 'devops'] as const;
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const NAME = /^[A-Za-z][A-Za-z0-9_]*$/;
+
+function aliasResource(alias: (typeof ALIASES)[number], cloud: Cloud): string | undefined {
+  return { graph: cloud.graph, keyvault: cloud.keyVault, storage: cloud.storage, devops: cloud.devops }[
+    alias
+  ];
+}
+
+/** The name part for a resource given without one: its host (URI) or the GUID, as upper-case letters, digits and _. */
+export function derivedName(resource: string): string {
+  const base = GUID.test(resource)
+    ? resource
+    : (() => {
+        try {
+          const url = new URL(resource);
+          return `${url.host}${url.pathname}`;
+        } catch {
+          return resource;
+        }
+      })();
+  return base
+    .replace(/[^A-Za-z0-9]+/g, '_')
+    .replace(/^_+|_+$/g, '')
+    .toUpperCase();
+}
+
+function invalid(entry: string, why: string): TaskFailure {
+  return new TaskFailure(
+    `The resources input has the entry '${quoteUntrusted(entry, 200)}', which ${why}. ` +
+      'List one resource per line or comma-separated: graph, keyvault, storage, devops, a resource URI such as https://database.windows.net, an application id GUID, or NAME=<uri or GUID>.',
+  );
+}
+
+/**
+ * Parses the resources input: aliases (graph, keyvault, storage, devops), resource URIs, application id
+ * GUIDs, each optionally named as NAME=resource. Names and resources must be unique.
+ */
+export function parseResources(text: string | undefined, cloud: Cloud): ExtraResource[] {
+  const entries = (text ?? '')
+    .split(/[\n,]/)
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '' && !entry.startsWith('#'));
+  const resources: ExtraResource[] = [];
+  for (const entry of entries) {
+    const eq = entry.indexOf('=');
+    const givenName = eq > 0 ? entry.slice(0, eq).trim() : undefined;
+    const value = (eq > 0 ? entry.slice(eq + 1) : entry).trim();
+    const alias = ALIASES.find((a) => a === value.toLowerCase());
+    let resource: string;
+    if (alias) {
+      const known = aliasResource(alias, cloud);
+      if (!known) throw invalid(entry, `names ${alias}, which the cloud ${cloud.name} does not have`);
+      resource = known;
+    } else if (GUID.test(value)) {
+      resource = value.toLowerCase();
+    } else {
+      let url: URL;
+      try {
+        url = new URL(value);
+      } catch {
+        throw invalid(entry, 'is not an alias, a URI or a GUID');
+      }
+      if (!['https:', 'api:'].includes(url.protocol)) throw invalid(entry, 'is not an https or api:// URI');
+      resource = value.replace(/\/+$/, '');
+    }
+    if (givenName !== undefined && !NAME.test(givenName)) {
+      throw invalid(entry, 'has a name that is not letters, digits and _ starting with a letter');
+    }
+    const name = (givenName ?? (alias ? alias : derivedName(resource))).toUpperCase();
+    if (resources.some((r) => r.name === name)) throw invalid(entry, `repeats the name ${name}`);
+    if (resources.some((r) => r.resource === resource))
+      throw invalid(entry, 'repeats a resource listed before');
+    resources.push({ name, resource });
+  }
+  return resources;
+}
