@@ -8,6 +8,7 @@ import {
   readServiceConnection,
   taskLogger,
 } from './agent';
+import { signInAzureCli } from './azcli';
 import { acquire } from './core/acquire';
 import { TaskFailure } from './core/errors';
 import { createTransport } from './core/http';
@@ -30,6 +31,7 @@ export const OVERALL_TIMEOUT_INPUT = 'overallTimeoutSeconds';
 export const EXPORT_ID_TOKEN_INPUT = 'exportIdToken';
 export const RESOURCES_INPUT = 'resources';
 export const PREFIX_INPUT = 'variablePrefix';
+export const AZURE_CLI_LOGIN_INPUT = 'azureCliLogin';
 
 function prefixInput(): string {
   const prefix = tl.getInput(PREFIX_INPUT, false)?.trim() ?? '';
@@ -168,6 +170,17 @@ export async function run(): Promise<void> {
     );
     for (const variable of result.variables) {
       tl.setVariable(variable.name, variable.value, variable.secret, variable.output);
+    }
+    if (workDirectory && booleanInput(AZURE_CLI_LOGIN_INPUT, false)) {
+      const configDirectory = await signInAzureCli({
+        connection: result.connection,
+        idToken: result.idToken,
+        workDirectory,
+        caFile: certificates?.caFile,
+        proxyUrl: proxy?.proxyFormattedUrl,
+        logger: taskLogger,
+      });
+      if (configDirectory) tl.setVariable(`${prefix}AZURE_CONFIG_DIR`, configDirectory);
     }
     if (workDirectory) {
       installTokenCommand(

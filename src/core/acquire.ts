@@ -47,6 +47,8 @@ export interface AcquireResult {
   variables: ExportedVariable[];
   oidcEndpoint: OidcEndpoint;
   federatedTokenFile: string;
+  /** The idToken the exchange proved, for tools the glue signs in (registered as a secret already). */
+  idToken: string;
 }
 
 export const FEDERATED_TOKEN_FILE_NAME = 'federated-token.jwt';
@@ -158,6 +160,7 @@ export async function acquire(inputs: AcquireInputs, deps: AcquireDependencies):
     claims: latest.claims,
     oidcEndpoint: endpoint,
     federatedTokenFile,
+    idToken: latest.token,
     variables: planExports({
       connection,
       oidcRequestUrl: endpoint.baseUrl,

@@ -48,6 +48,8 @@ export interface AzureConnection {
   mlWorkspaceName?: string;
   mlWorkspaceLocation?: string;
   cloud: Cloud;
+  /** The Resource Manager URL the connection names (ENDPOINT_URL), for tools that need the endpoint. */
+  resourceManagerUrl?: string;
   /** What the service says the federated credential should hold, when the agent passes it. */
   expectedIssuer?: string;
   expectedSubject?: string;
@@ -247,6 +249,7 @@ export function parseConnection(fields: ServiceConnectionFields): AzureConnectio
     tenantId,
     scopeLevel,
     cloud: resolveCloud(fields),
+    resourceManagerUrl: fields.url,
     expectedIssuer: lookup(fields.authParameters, 'workloadIdentityFederationIssuer'),
     expectedSubject: lookup(fields.authParameters, 'workloadIdentityFederationSubject'),
   };

@@ -48,6 +48,7 @@ describe('connection model', () => {
         storage: 'https://storage.azure.com',
         devops: '499b84ac-1321-427f-aa17-267ca6975798',
       },
+      resourceManagerUrl: 'https://management.azure.com/',
       expectedIssuer: undefined,
       expectedSubject: undefined,
     });
