@@ -6,8 +6,10 @@ import { REPO_ROOT, runProcess, type StepResult } from '../harness/agent';
 import { EmulatedJob, leakReport, startEmulator } from '../harness/scenario';
 
 const LONG_STEP = path.join(REPO_ROOT, 'build', 'tests', 'harness', 'long-running-step.js');
-const ID_TOKEN_SECONDS = 3;
+// Long enough that a loaded CI machine renews in time, short enough to cross 5 lifetimes in ~20 s.
+const ID_TOKEN_SECONDS = 4;
 const SPAN_SECONDS = 5 * ID_TOKEN_SECONDS + 1;
+const STEP_TIMEOUT_MS = 110_000;
 
 /** The `env:` block of a README recipe: the mapping the author writes, e.g. SYSTEM_ACCESSTOKEN: $(System.AccessToken). */
 function readmeRecipeEnv(recipe: string): Record<string, string> {
@@ -21,7 +23,7 @@ function readmeRecipeEnv(recipe: string): Record<string, string> {
 }
 
 describe('long-running jobs: later steps keep getting valid tokens', function () {
-  this.timeout(120_000);
+  this.timeout(240_000);
   let emulator: Emulator;
   let job: EmulatedJob;
   let task: StepResult;
@@ -56,7 +58,12 @@ describe('long-running jobs: later steps keep getting valid tokens', function ()
     emulator.clearRequests();
     const recommended = readmeRecipeEnv('terraform');
     const [terraform, sdk, command] = await Promise.all([
-      runProcess(LONG_STEP, stepEnv(recommended), ['terraform', String(SPAN_SECONDS), '700']),
+      runProcess(
+        LONG_STEP,
+        stepEnv(recommended),
+        ['terraform', String(SPAN_SECONDS), '700'],
+        STEP_TIMEOUT_MS,
+      ),
       runProcess(
         path.join(REPO_ROOT, 'dist', 'main.js'),
         stepEnv({ SYSTEM_ACCESSTOKEN: 'System.AccessToken' }),
@@ -72,12 +79,14 @@ describe('long-running jobs: later steps keep getting valid tokens', function ()
           String(SPAN_SECONDS),
           '700',
         ],
+        STEP_TIMEOUT_MS,
       ),
-      runProcess(LONG_STEP, stepEnv({ SYSTEM_ACCESSTOKEN: 'System.AccessToken' }), [
-        'command',
-        String(SPAN_SECONDS),
-        '700',
-      ]),
+      runProcess(
+        LONG_STEP,
+        stepEnv({ SYSTEM_ACCESSTOKEN: 'System.AccessToken' }),
+        ['command', String(SPAN_SECONDS), '700'],
+        STEP_TIMEOUT_MS,
+      ),
     ]);
     steps.push(terraform, sdk, command);
     for (const [name, step] of Object.entries({ terraform, sdk, command })) {
