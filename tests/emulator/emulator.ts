@@ -14,7 +14,15 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { adoErrors, entraError, signInPageHtml, type AadstsContext } from './errors';
+import {
+  ARM_AUDIENCES,
+  adoErrors,
+  armErrors,
+  entraError,
+  signInPageHtml,
+  type AadstsContext,
+  type ArmError,
+} from './errors';
 import {
   delay,
   flattenHeaders,
@@ -90,8 +98,23 @@ const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-b
 /** Tenant path segments that are not tenants: client credentials are refused there (AADSTS9001023). */
 const MULTI_TENANT_SEGMENTS = ['common', 'organizations', 'consumers'];
 const MAX_BODY_BYTES = 1024 * 1024;
+/** The API resource locations `OPTIONS {collection}/_apis/{area}` answers, by lower-cased area. */
+const RESOURCE_LOCATIONS: Record<string, object[]> = {
+  distributedtask: [
+    {
+      id: '69a319f4-28c1-4bfd-93e6-ea0ff5c6f1a2',
+      area: 'distributedtask',
+      resourceName: 'oidctoken',
+      routeTemplate: '{scopeIdentifier}/_apis/{area}/hubs/{hubName}/plans/{planId}/jobs/{jobId}/{resource}',
+      resourceVersion: 1,
+      minVersion: '7.1',
+      maxVersion: '7.2',
+      releasedVersion: '0.0',
+    },
+  ],
+};
 
-type Service = 'ado' | 'entra' | 'none';
+type Service = 'ado' | 'entra' | 'arm' | 'none';
 type TokenVariant = 'v2' | 'v1' | 'adfs';
 
 /** Per-request state shared by the handler, the presets and the response headers. */
@@ -205,6 +228,18 @@ export class Emulator {
       handle: (c) => this.handleInstanceDiscovery(c),
     },
     {
+      kind: 'arm',
+      service: 'arm',
+      pattern: /^\/subscriptions\/?$/i,
+      handle: (c) => this.handleArmList(c, 'subscriptions'),
+    },
+    {
+      kind: 'arm',
+      service: 'arm',
+      pattern: /^\/tenants\/?$/i,
+      handle: (c) => this.handleArmList(c, 'tenants'),
+    },
+    {
       kind: 'token',
       service: 'entra',
       pattern: /^\/([^/]+)\/oauth2\/v2\.0\/token\/?$/i,
@@ -233,6 +268,13 @@ export class Emulator {
       service: 'entra',
       pattern: /^\/([^/]+)\/discovery\/(?:v2\.0\/)?keys$/i,
       handle: (c, p) => this.handleEntraJwks(c, p[0]),
+    },
+    {
+      // OPTIONS {collection}/_apis/{area}: the resource locations azure-devops-node-api negotiates routes with.
+      kind: 'other',
+      service: 'ado',
+      pattern: /^\/([^/]+)\/_apis\/([^/]+)\/?$/i,
+      handle: (c, p) => this.handleResourceLocations(c, p[0], p[1]),
     },
   ];
 
@@ -950,6 +992,24 @@ export class Emulator {
     );
   }
 
+  /**
+   * `OPTIONS {collection}/_apis/{area}`: the API resource locations of an area, which azure-devops-node-api's
+   * VsoClient reads before its first call into the area to build the URL and negotiate the api-version. Only
+   * `distributedtask`'s Oidctoken location is served. Inferred: that the call is authenticated like the API
+   * itself, and the Oidctoken location's versions (7.1-7.2, preview, resource version 1).
+   */
+  private handleResourceLocations(c: RequestContext, org: string, area: string): HttpReply {
+    const h = this.adoHeaders(c);
+    const location = RESOURCE_LOCATIONS[area.toLowerCase()];
+    if (c.info.method !== 'OPTIONS' || !sameId(org, this.state.organizationName) || !location) {
+      return htmlReply(404, '<html><body><h1>404 - Not found</h1></body></html>', h);
+    }
+    if (!this.isJobAccessToken(c.info.headers.authorization)) {
+      return jsonReply(401, adoErrors.unauthorized(), { ...h, 'www-authenticate': this.wwwAuthenticate() });
+    }
+    return jsonReply(200, { count: location.length, value: location }, h);
+  }
+
   private handleAdoJwks(c: RequestContext, organizationId: string): HttpReply {
     if (
       !sameId(organizationId, this.state.organizationId) &&
@@ -958,6 +1018,79 @@ export class Emulator {
       return htmlReply(404, '<html><body><h1>404 - Not found</h1></body></html>', this.adoHeaders(c));
     }
     return jsonReply(200, toJwks([this.adoKey(organizationId)]), this.adoHeaders(c));
+  }
+
+  // ------------------------------------------------------------------------------------------------------
+  // Azure Resource Manager: the lists clients read right after signing in (az login lists subscriptions)
+
+  /**
+   * `GET /subscriptions` and `GET /tenants`, authenticated as Resource Manager does: a bearer access token this
+   * emulator issued (signature, expiry, audience). The subscriptions are those of the connections that sign in
+   * as the token's app in its tenant: in this model, what the service principal holds a role on.
+   * Checking authentication before the api-version is an inference.
+   */
+  private handleArmList(c: RequestContext, list: 'subscriptions' | 'tenants'): HttpReply {
+    const h = this.armHeaders(c);
+    const unauthorized = (body: ArmError, challenge = body.error.message): HttpReply =>
+      jsonReply(401, body, { ...h, 'www-authenticate': armErrors.challenge(challenge) });
+    const authorization = c.info.headers.authorization;
+    if (!authorization) {
+      return unauthorized(
+        armErrors.missingAuthorization(),
+        "The authentication failed because of missing 'Authorization' header.",
+      );
+    }
+    const jwt = tryDecodeJwt(/^Bearer\s+(\S+)\s*$/i.exec(authorization)?.[1] ?? '');
+    const tenant = typeof jwt?.payload.tid === 'string' ? jwt.payload.tid : undefined;
+    if (
+      !jwt ||
+      !tenant ||
+      !this.isKnownTenant(tenant) ||
+      checkJwtSignature(jwt, [this.tenantKey(tenant)]) !== 'valid'
+    ) {
+      return unauthorized(armErrors.invalidToken());
+    }
+    const claims = jwt.payload;
+    const now = this.nowSeconds();
+    if (typeof claims.exp !== 'number' || claims.exp <= now) {
+      const exp = typeof claims.exp === 'number' ? claims.exp : 0;
+      return unauthorized(armErrors.expiredToken(new Date(exp * 1000), new Date(now * 1000)));
+    }
+    const audience = Array.isArray(claims.aud) ? claims.aud.map(String).join(',') : String(claims.aud);
+    if (!ARM_AUDIENCES.includes(audience)) {
+      return unauthorized(armErrors.wrongAudience(audience));
+    }
+    if (!queryParam(c.info, 'api-version')) {
+      return jsonReply(400, armErrors.missingApiVersion(), h);
+    }
+    if (list === 'tenants') {
+      const value = [{ id: `/tenants/${tenant}`, tenantId: tenant, tenantCategory: 'Home' }];
+      return jsonReply(200, { value, count: { type: 'Total', value: value.length } }, h);
+    }
+    const appId = String(claims.appid ?? claims.azp ?? '');
+    const seen = new Set<string>();
+    const value = this.state.connections
+      .filter((x) => sameId(x.clientId, appId) && sameId(x.tenantId, tenant))
+      .map((x) => ({
+        subscriptionId: x.subscriptionId ?? DEFAULTS.subscriptionId,
+        displayName: x.subscriptionName ?? DEFAULTS.subscriptionName,
+      }))
+      .filter((x) => !seen.has(x.subscriptionId.toLowerCase()) && seen.add(x.subscriptionId.toLowerCase()))
+      .map(({ subscriptionId, displayName }) => ({
+        id: `/subscriptions/${subscriptionId}`,
+        authorizationSource: 'RoleBased',
+        managedByTenants: [],
+        subscriptionId,
+        tenantId: tenant,
+        displayName,
+        state: 'Enabled',
+        subscriptionPolicies: {
+          locationPlacementId: 'Public_2014-09-01',
+          quotaId: 'PayAsYouGo_2014-09-01',
+          spendingLimit: 'Off',
+        },
+      }));
+    return jsonReply(200, { value, count: { type: 'Total', value: value.length } }, h);
   }
 
   // ------------------------------------------------------------------------------------------------------
@@ -1267,7 +1400,27 @@ export class Emulator {
     if (service === 'ado') {
       return this.adoHeaders(c);
     }
+    if (service === 'arm') {
+      return this.armHeaders(c);
+    }
     return service === 'entra' ? this.entraHeaders(c) : {};
+  }
+
+  /** Headers every Resource Manager response carries. */
+  private armHeaders(c: RequestContext): Record<string, string> {
+    // ARM keeps the caller's correlation id when it sends one.
+    const sent = c.info.headers['x-ms-correlation-request-id'];
+    const correlation = isGuid(sent ?? '') ? sent : c.traceId;
+    return {
+      'cache-control': 'no-cache',
+      pragma: 'no-cache',
+      expires: '-1',
+      'x-content-type-options': 'nosniff',
+      'strict-transport-security': 'max-age=31536000; includeSubDomains',
+      'x-ms-request-id': c.traceId,
+      'x-ms-correlation-request-id': correlation,
+      'x-ms-routing-request-id': `WESTEUROPE:${new Date(this.nowMs()).toISOString().replace(/[-:]|\.\d+/g, '')}:${c.traceId}`,
+    };
   }
 
   /** Headers every Azure DevOps response carries; x-vss-e2eid and x-msedge-ref are what support asks for. */

@@ -466,3 +466,63 @@ export function dotNetUtc(d: Date | undefined): string {
 function epochToDate(value: unknown): Date | undefined {
   return typeof value === 'number' && Number.isFinite(value) ? new Date(value * 1000) : undefined;
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Azure Resource Manager (the slice clients call right after signing in: az login lists subscriptions)
+
+/** ARM's error body: `{"error":{"code","message"}}`. */
+export interface ArmError {
+  error: { code: string; message: string };
+}
+
+/** The audiences Resource Manager accepts in the public cloud, in the order its error message lists them. */
+export const ARM_AUDIENCES = [
+  'https://management.core.windows.net/',
+  'https://management.core.windows.net',
+  'https://management.azure.com/',
+  'https://management.azure.com',
+];
+
+function armError(code: string, message: string): ArmError {
+  return { error: { code, message } };
+}
+
+/** `11/23/2026 1:05:09 PM`: .NET's invariant `G` format, used in ARM's expiry message. */
+export function dotNetInvariantTime(d: Date): string {
+  const hours = d.getUTCHours() % 12 === 0 ? 12 : d.getUTCHours() % 12;
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return (
+    `${d.getUTCMonth() + 1}/${d.getUTCDate()}/${d.getUTCFullYear()} ` +
+    `${hours}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} ${d.getUTCHours() < 12 ? 'AM' : 'PM'}`
+  );
+}
+
+/**
+ * Resource Manager error bodies, with the `WWW-Authenticate` challenge of each 401. Wording from published
+ * captures (users' bug reports and Microsoft's troubleshooting pages).
+ */
+export const armErrors = {
+  missingApiVersion: (): ArmError =>
+    armError(
+      'MissingApiVersionParameter',
+      'The api-version query parameter (?api-version=) is required for all requests.',
+    ),
+  missingAuthorization: (): ArmError =>
+    armError('AuthenticationFailed', "Authentication failed. The 'Authorization' header is missing."),
+  invalidToken: (): ArmError => armError('InvalidAuthenticationToken', 'The access token is invalid.'),
+  expiredToken: (expiredAt: Date, now: Date): ArmError =>
+    armError(
+      'ExpiredAuthenticationToken',
+      `The access token expiry UTC time '${dotNetInvariantTime(expiredAt)}' is earlier than current UTC time ` +
+        `'${dotNetInvariantTime(now)}'.`,
+    ),
+  wrongAudience: (audience: string): ArmError =>
+    armError(
+      'InvalidAuthenticationTokenAudience',
+      `The access token has been obtained for wrong audience or resource '${audience}'. It should exactly match ` +
+        `with one of the allowed audiences ${ARM_AUDIENCES.map((a) => `'${a}'`).join(',')}.`,
+    ),
+  /** The challenge ARM sends with a 401 (the login host it names is the public cloud's). */
+  challenge: (description: string): string =>
+    `Bearer authorization_uri="https://login.windows.net/", error="invalid_token", error_description="${description}"`,
+};

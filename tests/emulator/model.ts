@@ -6,7 +6,7 @@
 export type IssuerStyle = 'entra' | 'azuredevops';
 
 export type EndpointKind =
-  'oidctoken' | 'token' | 'openid-configuration' | 'jwks' | 'instance-discovery' | 'other';
+  'oidctoken' | 'token' | 'openid-configuration' | 'jwks' | 'instance-discovery' | 'arm' | 'other';
 
 export const ENDPOINT_KINDS: readonly EndpointKind[] = [
   'oidctoken',
@@ -14,6 +14,7 @@ export const ENDPOINT_KINDS: readonly EndpointKind[] = [
   'openid-configuration',
   'jwks',
   'instance-discovery',
+  'arm',
   'other',
 ];
 

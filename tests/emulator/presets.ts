@@ -41,7 +41,7 @@ export type OidcFailurePreset =
 /** Named service-side failures of the Entra token endpoint (AADSTS codes are passed as numbers). */
 export type TokenFailurePreset = 'serverError' | 'throttled' | 'temporarilyUnavailable';
 
-/** Failures of the discovery endpoints (openid-configuration, jwks, instance-discovery, other). */
+/** Failures of the discovery endpoints (openid-configuration, jwks, instance-discovery, other) and of ARM. */
 export type DiscoveryFailurePreset = 'serverError' | 'notFound';
 
 /** Transport failures, available for every endpoint kind. */

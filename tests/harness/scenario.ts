@@ -1,9 +1,12 @@
+import { spawn } from 'node:child_process';
 import * as path from 'node:path';
+import { findOnPath as findCommandOnPath } from '../../src/azcli';
 import { Emulator, type EmulatorConnection, type EmulatorOptions } from '../emulator';
 import {
   MAIN_SCRIPT,
   POST_SCRIPT,
   REPO_ROOT,
+  interpret,
   leaks,
   makeTempDirectory,
   nextStepEnvironment,
@@ -115,4 +118,45 @@ export function leakReport(emulator: Emulator, steps: StepResult[]): string[] {
     ...steps.flatMap(secretsOf),
   ].filter((secret) => secret !== '');
   return steps.flatMap((step) => leaks(step, secrets));
+}
+
+/**
+ * Runs any program (az, a shell) as a script step runs it: exactly this env, stdout and stderr captured and
+ * read for logging commands like a task's.
+ */
+export function runCommand(
+  file: string,
+  args: string[],
+  env: Record<string, string>,
+  timeoutMs = 60_000,
+): Promise<StepResult> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const child = spawn(file, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
+    child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve(
+        interpret(
+          Buffer.concat(out).toString('utf8'),
+          Buffer.concat(err).toString('utf8'),
+          code,
+          Date.now() - started,
+        ),
+      );
+    });
+  });
+}
+
+/** Where a command is on PATH, as a shell would find it (the task's own lookup, for the az sign-in). */
+export function findOnPath(name: string, pathValue = process.env.PATH ?? ''): string | undefined {
+  return findCommandOnPath(name, { PATH: pathValue });
 }
