@@ -13,6 +13,8 @@ const AZ_CLOUDS: Record<string, string> = {
   'https://login.microsoftonline.us/': 'AzureUSGovernment',
 };
 const CUSTOM_CLOUD = 'AzureWorkloadIdentity';
+const DEFAULT_REMEDY =
+  'Check that the agent has a working Azure CLI (az version), or turn azureCliLogin off and sign in in a script step.';
 
 export function findOnPath(command: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
   const names = process.platform === 'win32' ? [`${command}.cmd`, `${command}.exe`] : [command];
@@ -83,14 +85,11 @@ export async function signInAzureCli(options: AzureCliSignIn): Promise<string | 
   };
   if (options.caFile) env.REQUESTS_CA_BUNDLE = options.caFile;
   if (options.proxyUrl) env.HTTPS_PROXY = options.proxyUrl;
-  const run = async (what: string, args: string[]) => {
+  const run = async (what: string, args: string[], remedy = DEFAULT_REMEDY) => {
     const { code, stderr } = await runAz(az, args, env);
     if (code !== 0) {
       const said = quoteUntrusted(stderr.split(/\r?\n/).filter(Boolean).slice(-3).join(' '), 600);
-      throw new TaskFailure(
-        `The Azure CLI could not ${what} (az exited with ${code}: ${said}). ` +
-          'Check that the agent has a working Azure CLI (az version), or turn azureCliLogin off and sign in in a script step.',
-      );
+      throw new TaskFailure(`The Azure CLI could not ${what} (az exited with ${code}: ${said}). ${remedy}`);
     }
   };
   const knownCloud = AZ_CLOUDS[connection.cloud.authorityHost];
@@ -105,11 +104,14 @@ export async function signInAzureCli(options: AzureCliSignIn): Promise<string | 
       '--endpoint-active-directory',
       connection.cloud.authorityHost.replace(/\/+$/, ''),
       '--endpoint-resource-manager',
-      connection.resourceManagerUrl ?? `${connection.cloud.resourceManager}/`,
+      (connection.resourceManagerUrl ?? connection.cloud.resourceManager).replace(/\/+$/, ''),
       '--endpoint-active-directory-resource-id',
       `${connection.cloud.resourceManager}/`,
       '--endpoint-management',
       `${connection.cloud.resourceManager}/`,
+      // Named so az does not go looking for the cloud's metadata to fill it in.
+      '--endpoint-active-directory-graph-resource-id',
+      'https://graph.windows.net/',
     ]);
     await run("select the connection's cloud", ['cloud', 'set', '--name', CUSTOM_CLOUD]);
   }
@@ -127,12 +129,11 @@ export async function signInAzureCli(options: AzureCliSignIn): Promise<string | 
     'none',
   ]);
   if (connection.subscriptionId) {
-    await run(`select the subscription ${connection.subscriptionId}`, [
-      'account',
-      'set',
-      '--subscription',
-      connection.subscriptionId,
-    ]);
+    await run(
+      `select the subscription ${connection.subscriptionId}`,
+      ['account', 'set', '--subscription', connection.subscriptionId],
+      `The identity ${connection.clientId} signed in but cannot see that subscription: give it a role on the subscription (for example Reader), or fix the connection's subscription.`,
+    );
   }
   options.logger.info(
     `Signed the Azure CLI in as ${connection.clientId}; later steps use AZURE_CONFIG_DIR=${configDirectory}.`,

@@ -191,6 +191,13 @@ export class Emulator {
       handle: (c) => htmlReply(200, signInPageHtml(this.signInUrl(c)), this.adoHeaders(c)),
     },
     {
+      // A connection whose authority is <host>/adfs/ (the layout az needs offline): MSAL appends the tenant.
+      kind: 'token',
+      service: 'entra',
+      pattern: /^\/adfs\/([^/]+)\/oauth2\/v2\.0\/token\/?$/i,
+      handle: (c, p) => this.handleToken(c, 'v2', p[0]),
+    },
+    {
       kind: 'token',
       service: 'entra',
       pattern: /^\/adfs\/oauth2\/token\/?$/i,
