@@ -7,13 +7,20 @@ import { EmulatedJob, SUBSCRIPTION_ID } from '../harness/scenario';
 import { checkRecipe, exportMapping, parseRecipe, yamlBlock, type Recipe } from '../interop/recipe';
 import { connectionOfStyle, describeStep, interopEmulator } from '../interop/support';
 
+/** The README's PowerShell recipe, between its markers. */
+function readmeRecipe(readme: string): string {
+  const match = /<!-- recipe:powershell -->([\s\S]*?)<!-- \/recipe:powershell -->/.exec(readme);
+  if (!match) throw new Error('README.md has no recipe:powershell block');
+  return match[1];
+}
+
 /**
- * Azure PowerShell cannot be installed here, so its recipe (tests/interop/powershell-recipe.md, for the README's
+ * Azure PowerShell cannot be installed here, so its recipe (README.md, between the recipe:powershell markers, for the README's
  * "Azure PowerShell" section) is checked against the task's real export plan: the variables the bundled task
  * sets when run against the emulator.
  */
 
-const RECIPE_FILE = path.join(REPO_ROOT, 'tests', 'interop', 'powershell-recipe.md');
+const RECIPE_FILE = path.join(REPO_ROOT, 'README.md');
 
 /** The `$env:NAME` a cmdlet parameter is given in the script (line continuations joined). */
 function parameterReference(recipe: Recipe, parameter: string): string {
@@ -39,7 +46,7 @@ describe('the Azure PowerShell recipe uses only variables the task exports', fun
     task = await job.runTask();
     assert.equal(task.result?.result, 'Succeeded', describeStep(task));
     exports = task.variables.filter((v) => !v.output);
-    recipe = parseRecipe(yamlBlock(fs.readFileSync(RECIPE_FILE, 'utf8')));
+    recipe = parseRecipe(yamlBlock(readmeRecipe(fs.readFileSync(RECIPE_FILE, 'utf8'))));
   });
 
   it('every $env: and $() reference resolves: plain variables by the names the agent gives them, the secret idToken mapped in env:', () => {
@@ -71,7 +78,7 @@ describe('the Azure PowerShell recipe uses only variables the task exports', fun
 
   describe('and the check finds what would break on an agent (so the check above can fail)', () => {
     const variant = (edit: (text: string) => string) =>
-      checkRecipe(parseRecipe(edit(yamlBlock(fs.readFileSync(RECIPE_FILE, 'utf8')))), exports);
+      checkRecipe(parseRecipe(edit(yamlBlock(readmeRecipe(fs.readFileSync(RECIPE_FILE, 'utf8'))))), exports);
 
     it('a plain variable read by its pipeline name without a mapping is not set on Linux', () => {
       assert.deepEqual(
