@@ -29,9 +29,7 @@ describe('azureCliLogin signs the Azure CLI in for later steps', function () {
 
   function job(inputs: Record<string, string>): EmulatedJob {
     const connection = emulator.options.connections[0];
-    const extra: Record<string, string> = {};
-    for (const [name, value] of Object.entries(inputs)) extra[`INPUT_${name.toUpperCase()}`] = value;
-    const j = EmulatedJob.forConnection(emulator, connection, { extra });
+    const j = EmulatedJob.forConnection(emulator, connection, { inputs });
     j.job.connection.url = `${emulator.url}/`;
     j.job.connection.data.activeDirectoryAuthority = `${emulator.url}/adfs/`;
     j.job.connection.data.subscriptionId = connection.subscriptionId ?? DEFAULTS.subscriptionId;

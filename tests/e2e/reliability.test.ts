@@ -40,9 +40,7 @@ describe('reliability: faults, timeouts, proxies and private CAs', function () {
   }
 
   function job(inputs: Record<string, string> = {}, extra: Record<string, string> = {}): EmulatedJob {
-    const env: Record<string, string> = { ...extra };
-    for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.toUpperCase()}`] = value;
-    return EmulatedJob.forConnection(emulator, connection, { extra: env });
+    return EmulatedJob.forConnection(emulator, connection, { inputs, extra });
   }
 
   it('succeeds 100 times out of 100 with a 30% transient fault rate on each endpoint', async () => {

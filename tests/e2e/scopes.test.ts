@@ -30,9 +30,7 @@ describe('more than Resource Manager: extra resources, scopes, several connectio
   });
 
   function job(inputs: Record<string, string> = {}, connectionIndex = 0): EmulatedJob {
-    const extra: Record<string, string> = {};
-    for (const [name, v] of Object.entries(inputs)) extra[`INPUT_${name.toUpperCase()}`] = v;
-    return EmulatedJob.forConnection(emulator, emulator.options.connections[connectionIndex], { extra });
+    return EmulatedJob.forConnection(emulator, emulator.options.connections[connectionIndex], { inputs });
   }
 
   async function run(j: EmulatedJob): Promise<StepResult> {

@@ -13,6 +13,7 @@ import {
   type AgentJob,
   type StepResult,
 } from '../harness/agent';
+import { EmulatedJob, SUBSCRIPTION_ID } from '../harness/scenario';
 import { pngSize } from '../tools/icons';
 import { MAX_VSIX_BYTES, TASK_FOLDER, packageExtension, type PackageResult } from '../tools/package';
 
@@ -23,7 +24,6 @@ import { MAX_VSIX_BYTES, TASK_FOLDER, packageExtension, type PackageResult } fro
  */
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
-const SUBSCRIPTION_ID = '9e8d7c6b-5a4f-4e3d-9c2b-1a0f9e8d7c6b';
 
 interface TaskJson {
   execution: Record<string, { target: string }>;
@@ -159,29 +159,7 @@ describe('the Marketplace package (.vsix)', function () {
       emulator = await Emulator.start();
       connection = emulator.options.connections[0];
       const tempDirectory = fs.mkdtempSync(path.join(workDir, 'agent-temp-'));
-      job = {
-        connection: {
-          id: connection.id,
-          scheme: 'WorkloadIdentityFederation',
-          url: 'https://management.azure.com/',
-          authParameters: { serviceprincipalid: connection.clientId, tenantid: connection.tenantId },
-          data: {
-            environment: 'AzureCloud',
-            scopeLevel: 'Subscription',
-            subscriptionId: SUBSCRIPTION_ID,
-            activeDirectoryAuthority: emulator.authorityHost,
-          },
-        },
-        jobAccessToken: emulator.options.jobAccessToken,
-        oidcRequestUri: emulator.oidcRequestUri,
-        collectionUri: emulator.collectionUri,
-        projectId: emulator.options.projectId,
-        planId: emulator.options.planId,
-        jobId: emulator.options.jobId,
-        hostType: emulator.options.hostType,
-        caFile: emulator.caFile,
-        tempDirectory,
-      };
+      job = EmulatedJob.forConnection(emulator, connection, { tempDirectory }).job;
     });
 
     after(async () => {

@@ -131,22 +131,25 @@ export function interpret(
   return result;
 }
 
-/** Runs a script as a separate process, as the agent runs a task's handler. */
-export function runProcess(
-  script: string,
+/** Runs an executable as a separate process with exactly `env`, and reads its output as the agent would. */
+export function runExecutable(
+  file: string,
+  args: string[],
   env: Record<string, string>,
-  args: string[] = [],
   timeoutMs = 60_000,
 ): Promise<StepResult> {
   return new Promise((resolve, reject) => {
     const started = Date.now();
-    const child = spawn(process.execPath, [script, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(file, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
     child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', reject);
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
     child.on('close', (code) => {
       clearTimeout(timer);
       resolve(
@@ -159,6 +162,16 @@ export function runProcess(
       );
     });
   });
+}
+
+/** Runs a script with this Node, as the agent runs a task's handler. */
+export function runProcess(
+  script: string,
+  env: Record<string, string>,
+  args: string[] = [],
+  timeoutMs = 60_000,
+): Promise<StepResult> {
+  return runExecutable(process.execPath, [script, ...args], env, timeoutMs);
 }
 
 /** The variable's environment name in later steps: upper-cased, `.` and space become `_`. */
@@ -241,6 +254,8 @@ export interface AgentJob {
   connection: AgentConnection;
   /** Value of the connectedServiceNameARM input; defaults to the connection id. */
   input?: string;
+  /** Other task inputs by name, as the YAML sets them (the agent passes them as INPUT_<NAME>). */
+  inputs?: Record<string, string>;
   jobAccessToken?: string;
   oidcRequestUri?: string;
   collectionUri?: string;
@@ -269,6 +284,7 @@ export function taskEnvironment(job: AgentJob): Record<string, string> {
   const set = (name: string, value: string | undefined) => {
     if (value !== undefined) env[name] = value;
   };
+  for (const [name, value] of Object.entries(job.inputs ?? {})) env[`INPUT_${name.toUpperCase()}`] = value;
   set('SYSTEM_OIDCREQUESTURI', job.oidcRequestUri);
   set('SYSTEM_COLLECTIONURI', job.collectionUri);
   set('SYSTEM_TEAMPROJECTID', job.projectId);

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { findOnPath as findCommandOnPath } from '../../src/azcli';
 import { Emulator, type EmulatorConnection, type EmulatorOptions } from '../emulator';
@@ -6,11 +5,11 @@ import {
   MAIN_SCRIPT,
   POST_SCRIPT,
   REPO_ROOT,
-  interpret,
   leaks,
   makeTempDirectory,
   nextStepEnvironment,
   postJobEnvironment,
+  runExecutable,
   runProcess,
   secretsOf,
   taskEnvironment,
@@ -130,30 +129,7 @@ export function runCommand(
   env: Record<string, string>,
   timeoutMs = 60_000,
 ): Promise<StepResult> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const child = spawn(file, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve(
-        interpret(
-          Buffer.concat(out).toString('utf8'),
-          Buffer.concat(err).toString('utf8'),
-          code,
-          Date.now() - started,
-        ),
-      );
-    });
-  });
+  return runExecutable(file, args, env, timeoutMs);
 }
 
 /** Where a command is on PATH, as a shell would find it (the task's own lookup, for the az sign-in). */
