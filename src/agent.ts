@@ -11,7 +11,6 @@ import { quoteUntrusted } from './core/text';
 
 /** Task-lib glue: everything the task reads from, or writes to, the agent. */
 
-export const CONNECTION_INPUT = 'connectedServiceNameARM';
 /** Task variable (private to this task instance) that tells the post-job step what to remove. */
 export const CREATED_PATHS_TASK_VARIABLE = 'AZUREWIF_CREATED_PATHS';
 

@@ -208,7 +208,10 @@ describe('more than Resource Manager: extra resources, scopes, several connectio
     assert.equal(decode(fs.readFileSync(fileB, 'utf8')).sub, emulator.subjectFor(c1));
     // Each instance has its own command on PATH.
     assert.match(b.prependedPaths[0], /bin$/);
-    assert.ok(fs.existsSync(`${b.prependedPaths[0]}/azure-wif-token-state`));
+    assert.deepEqual(fs.readdirSync(b.prependedPaths[0]).sort(), [
+      'azure-wif-token-state',
+      'azure-wif-token-state.cmd',
+    ]);
     assert.ok(fs.existsSync(`${a.prependedPaths[0]}/azure-wif-token`));
   });
 
