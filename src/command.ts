@@ -10,7 +10,6 @@ import { DEFAULT_RETRY_POLICY, withRetry, type RetryPolicy } from './core/retry'
 import { quoteUntrusted } from './core/text';
 import { writeSecretFileAtomic } from './core/tokenfile';
 import { explainEntraError } from './core/diagnostics';
-import { parseConnection } from './core/connection';
 
 /**
  * azure-wif-token: fresh tokens for a later step, on demand, without the task running again.
@@ -116,7 +115,7 @@ class TokenSource {
             registerSecret,
             logger: stderrLogger,
           },
-          this.config.connectionId,
+          this.config.connection.id,
         ),
       this.policy,
       stderrLogger,
@@ -126,15 +125,7 @@ class TokenSource {
   }
 
   async accessToken(resource: string): Promise<string> {
-    const connection = parseConnection({
-      id: this.config.connectionId,
-      scheme: 'WorkloadIdentityFederation',
-      authParameters: { serviceprincipalid: this.config.clientId, tenantid: this.config.tenantId },
-      data: {
-        activeDirectoryAuthority: this.config.authorityHost,
-        activeDirectoryServiceEndpointResourceId: this.config.resourceManager,
-      },
-    });
+    const { connection } = this.config;
     let latest: IdToken | undefined;
     const result = await withRetry(
       'Exchanging the idToken at Entra ID',
@@ -218,7 +209,7 @@ export async function runCommand(args: string[]): Promise<number> {
         return 0;
       }
       case 'access-token': {
-        const token = await source.accessToken(parsed.resource ?? config.resourceManager);
+        const token = await source.accessToken(parsed.resource ?? config.connection.cloud.resourceManager);
         process.stdout.write(`${token}\n`);
         return 0;
       }

@@ -24,7 +24,7 @@ export interface AcquireInputs {
   oidc: OidcRequestContext;
   jobAccessToken: string | undefined;
   /** A private directory under Agent.TempDirectory for the token file. */
-  workDirectory: string | undefined;
+  workDirectory: string;
   exportIdToken: boolean;
   /** The resources input, as the author wrote it. */
   resources?: string;
@@ -64,11 +64,6 @@ export async function acquire(inputs: AcquireInputs, deps: AcquireDependencies):
     throw new TaskFailure(
       'The agent did not give the task the job access token (endpoint SYSTEMVSSCONNECTION), which it needs to ask Azure DevOps for an idToken. ' +
         'Run the task on agent 3.220 or newer; in a classic release, enable "Allow scripts to access the OAuth token" on the agent job.',
-    );
-  }
-  if (!inputs.workDirectory) {
-    throw new TaskFailure(
-      'The agent did not set Agent.TempDirectory, where the task keeps its token file. Run the task on agent 3.220 or newer.',
     );
   }
   const endpoint = resolveOidcEndpoint(inputs.oidc);

@@ -8,12 +8,9 @@ import type { IProxyConfiguration } from 'typed-rest-client/Interfaces';
  */
 export interface TokenCommandConfig {
   version: 1;
-  connectionId: string;
+  /** The connection as the task resolved it (cloud included: Azure Stack Hub's came from its metadata). */
+  connection: AzureConnection;
   oidcEndpoint: OidcEndpoint;
-  clientId: string;
-  tenantId: string;
-  authorityHost: string;
-  resourceManager: string;
   federatedTokenFile: string;
   caFile?: string;
   /** The agent proxy, without its password (a step that needs one maps Agent.ProxyPassword). */
@@ -32,12 +29,8 @@ export function commandConfig(
 ): TokenCommandConfig {
   return {
     version: 1,
-    connectionId: connection.id,
+    connection,
     oidcEndpoint,
-    clientId: connection.clientId,
-    tenantId: connection.tenantId,
-    authorityHost: connection.cloud.authorityHost,
-    resourceManager: connection.cloud.resourceManager,
     federatedTokenFile,
     ...network,
   };

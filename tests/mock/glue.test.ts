@@ -10,8 +10,8 @@ const SCENARIO = path.join(__dirname, 'scenario.js');
 const CONNECTION = 'c0ffee00-1111-2222-3333-444444444444';
 const JOB_TOKEN = 'job-access-token-value-0123456789';
 
-async function runScenario(name: string) {
-  const temp = fs.mkdtempSync(path.join(os.tmpdir(), 'azure-wif-mock-'));
+async function runScenario(name: string, withTempDirectory = true) {
+  const temp = withTempDirectory ? fs.mkdtempSync(path.join(os.tmpdir(), 'azure-wif-mock-')) : '';
   process.env.MOCK_SCENARIO = name;
   process.env.MOCK_TEMP_DIRECTORY = temp;
   try {
@@ -72,6 +72,15 @@ describe('task glue under task-lib mocks', function () {
     assert.match(
       step.result?.message ?? '',
       /^The agent did not give the task the job access token \(endpoint SYSTEMVSSCONNECTION\)/,
+    );
+  });
+
+  it('fails clearly when the agent gives no Agent.TempDirectory for the token file', async () => {
+    const { runner, step } = await runScenario('success', false);
+    assert.ok(runner.failed);
+    assert.equal(
+      step.result?.message,
+      'The agent did not set Agent.TempDirectory, where the task keeps its token file. Run the task on agent 3.220 or newer.',
     );
   });
 
