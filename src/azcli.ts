@@ -106,9 +106,13 @@ export async function signInAzureCli(options: AzureCliSignIn): Promise<string | 
       '--endpoint-resource-manager',
       (connection.resourceManagerUrl ?? connection.cloud.resourceManager).replace(/\/+$/, ''),
       '--endpoint-active-directory-resource-id',
-      `${connection.cloud.resourceManager}/`,
+      connection.cloud.resourceManager.endsWith('/')
+        ? connection.cloud.resourceManager
+        : `${connection.cloud.resourceManager}/`,
       '--endpoint-management',
-      `${connection.cloud.resourceManager}/`,
+      connection.cloud.resourceManager.endsWith('/')
+        ? connection.cloud.resourceManager
+        : `${connection.cloud.resourceManager}/`,
       // Named so az does not go looking for the cloud's metadata to fill it in.
       '--endpoint-active-directory-graph-resource-id',
       'https://graph.windows.net/',

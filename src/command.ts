@@ -22,16 +22,24 @@ import { explainEntraError } from './core/diagnostics';
 
 export const USAGE = `usage: ${COMMAND_NAME} [id-token | access-token [--resource <uri>] | renew-file | exec -- <command> [args…]]`;
 
-/** The agent reads logging commands on stderr too; a secret registered there never lands in $(…) output. */
+/**
+ * Where secret registrations and progress go. The agent reads logging commands on a Node task's stderr too
+ * (azure-pipelines-agent src/Agent.Worker/Handlers/NodeHandler.cs, OnDataReceived for both streams), and in a
+ * script step everything the script writes reaches it; stderr keeps them out of `$(azure-wif-token)`'s capture.
+ * Actions whose stdout nobody captures (renew-file, exec) use stdout instead, so a step with
+ * `failOnStderr: true`, which fails on any stderr line, can use them.
+ */
+let logStream: NodeJS.WritableStream = process.stderr;
+
 function registerSecret(secret: string): void {
-  process.stderr.write(
+  logStream.write(
     `##vso[task.setsecret]${secret.replace(/%/g, '%AZP25').replace(/\r/g, '%0D').replace(/\n/g, '%0A')}\n`,
   );
 }
 
 const stderrLogger: Logger = {
-  info: (message) => process.stderr.write(`${quoteUntrusted(message, 4000)}\n`),
-  warn: (message) => process.stderr.write(`##[warning]${quoteUntrusted(message, 4000)}\n`),
+  info: (message) => logStream.write(`${quoteUntrusted(message, 4000)}\n`),
+  warn: (message) => logStream.write(`##[warning]${quoteUntrusted(message, 4000)}\n`),
   debug: () => {},
 };
 
@@ -192,6 +200,7 @@ async function execWithRenewal(source: TokenSource, first: IdToken, command: str
 export async function runCommand(args: string[]): Promise<number> {
   try {
     const parsed = parseArguments(args);
+    logStream = parsed.action === 'renew-file' || parsed.action === 'exec' ? process.stdout : process.stderr;
     const config = readConfig(parsed.configFile);
     const jobAccessToken = process.env.SYSTEM_ACCESSTOKEN;
     if (!jobAccessToken) {

@@ -6,6 +6,7 @@ import { quoteUntrusted } from './core/text';
 export interface TaskInputs {
   connectionId: string;
   exportIdToken: boolean;
+  exportTokenOutputs: boolean;
   resources?: string;
   azureCliLogin: boolean;
   prefix: string;
@@ -59,6 +60,7 @@ export function readTaskInputs(): TaskInputs {
   return {
     connectionId,
     exportIdToken: booleanInput('exportIdToken', true),
+    exportTokenOutputs: booleanInput('exportTokenOutputs', false),
     resources: tl.getInput('resources', false),
     azureCliLogin: booleanInput('azureCliLogin', false),
     prefix: prefixInput('variablePrefix'),

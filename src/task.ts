@@ -13,10 +13,12 @@ import { acquire } from './core/acquire';
 import { commandConfig } from './core/command-config';
 import { TaskFailure } from './core/errors';
 import { createTransport } from './core/http';
+import type { ExportedVariable } from './core/plan';
 import { DEFAULT_RETRY_POLICY } from './core/retry';
 import { createPrivateDirectory } from './core/tokenfile';
 import { readTaskInputs } from './inputs';
 import { installTokenCommand } from './token-command';
+import { MINIMUM_AGENT_VERSION } from './core/agent-requirements';
 
 function userAgent(): string {
   return `AzureWorkloadIdentityTask/${version.Major}.${version.Minor}.${version.Patch} (node ${process.version}; ${process.platform})`;
@@ -30,6 +32,28 @@ function failureMessage(error: unknown, secrets: string[]): string {
         "Re-run with system.debug=true and report the log (it holds no secrets) to the task's issue tracker.";
   // The agent masks registered secrets too; this keeps them out even where it would not.
   return secrets.reduce((text, secret) => text.split(secret).join('***'), message);
+}
+
+/**
+ * Sets one variable. task-lib's setVariable cannot ask the agent to keep a name's case, so those few are
+ * written as the logging command task-lib would write, plus `preservecase`.
+ */
+function setVariable(variable: ExportedVariable): void {
+  if (!variable.preserveCase) {
+    tl.setVariable(variable.name, variable.value, variable.secret, variable.output);
+    return;
+  }
+  if (variable.secret) tl.setSecret(variable.value);
+  tl.command(
+    'task.setvariable',
+    {
+      variable: variable.name,
+      isOutput: String(variable.output),
+      issecret: String(variable.secret),
+      preservecase: 'true',
+    },
+    variable.value,
+  );
 }
 
 /** The task's main step: read the agent's inputs, acquire, write the variables. */
@@ -47,7 +71,7 @@ export async function run(): Promise<void> {
     const tempDirectory = tl.getVariable('Agent.TempDirectory');
     if (!tempDirectory) {
       throw new TaskFailure(
-        'The agent did not set Agent.TempDirectory, where the task keeps its token file. Run the task on agent 3.220 or newer.',
+        `The agent did not set Agent.TempDirectory, where the task keeps its token file. Run the task on agent ${MINIMUM_AGENT_VERSION} or newer.`,
       );
     }
     const workDirectory = createPrivateDirectory(tempDirectory, 'azure-wif-');
@@ -64,6 +88,7 @@ export async function run(): Promise<void> {
         jobAccessToken,
         workDirectory,
         exportIdToken: inputs.exportIdToken,
+        exportTokenOutputs: inputs.exportTokenOutputs,
         resources: inputs.resources,
         prefix: inputs.prefix,
       },
@@ -79,9 +104,7 @@ export async function run(): Promise<void> {
         retryPolicy: { ...DEFAULT_RETRY_POLICY, deadlineMs },
       },
     );
-    for (const variable of result.variables) {
-      tl.setVariable(variable.name, variable.value, variable.secret, variable.output);
-    }
+    for (const variable of result.variables) setVariable(variable);
     if (inputs.azureCliLogin) {
       const configDirectory = await signInAzureCli({
         connection: result.connection,

@@ -18,6 +18,7 @@ import { systemClock, withRetry, type RetryClock, type RetryPolicy } from './ret
 import { writeSecretFileAtomic } from './tokenfile';
 import { discoverAzureStackCloud } from './azurestack';
 import { parseResources } from './resources';
+import { MINIMUM_AGENT_VERSION } from './agent-requirements';
 
 export interface AcquireInputs {
   connection: ServiceConnectionFields;
@@ -26,6 +27,8 @@ export interface AcquireInputs {
   /** A private directory under Agent.TempDirectory for the token file. */
   workDirectory: string;
   exportIdToken: boolean;
+  /** Whether the tokens also become secret output variables (they then leave the job). */
+  exportTokenOutputs?: boolean;
   /** The resources input, as the author wrote it. */
   resources?: string;
   /** The variablePrefix input. */
@@ -63,7 +66,7 @@ export async function acquire(inputs: AcquireInputs, deps: AcquireDependencies):
   if (!inputs.jobAccessToken) {
     throw new TaskFailure(
       'The agent did not give the task the job access token (endpoint SYSTEMVSSCONNECTION), which it needs to ask Azure DevOps for an idToken. ' +
-        'Run the task on agent 3.220 or newer; in a classic release, enable "Allow scripts to access the OAuth token" on the agent job.',
+        `Run the task on agent ${MINIMUM_AGENT_VERSION} or newer; in a classic release, enable "Allow scripts to access the OAuth token" on the agent job.`,
     );
   }
   const endpoint = resolveOidcEndpoint(inputs.oidc);
@@ -165,6 +168,7 @@ export async function acquire(inputs: AcquireInputs, deps: AcquireDependencies):
       accessTokenExpiresOn: accessToken.expiresOn,
       federatedTokenFile,
       exportIdToken: inputs.exportIdToken,
+      exportTokenOutputs: inputs.exportTokenOutputs ?? false,
       extraTokens,
       prefix: inputs.prefix ?? '',
     }),

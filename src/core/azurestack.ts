@@ -65,7 +65,8 @@ export async function discoverAzureStackCloud(
   if (loginUrl.protocol !== 'https:')
     throw fail(`its loginEndpoint '${quoteUntrusted(login, 200)}' is not https`);
   const authorityHost = `${loginUrl.origin}/`;
-  const resourceManager = audience.replace(/\/+$/, '');
+  // Used verbatim, as Microsoft's tasks use audiences[0]: Resource Manager matches the audience exactly.
+  const resourceManager = audience;
   logger.info(
     `Azure Stack Hub: authority ${authorityHost}, Resource Manager audience ${quoteUntrusted(resourceManager, 200)}.`,
   );

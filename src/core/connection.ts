@@ -17,7 +17,13 @@ export interface Cloud {
   name: string;
   /** Entra authority host with a trailing slash, e.g. https://login.microsoftonline.com/ */
   authorityHost: string;
-  /** Resource Manager resource id, no trailing slash, e.g. https://management.azure.com */
+  /**
+   * The Resource Manager audience (resource id) exactly as the connection names it, trailing slash kept, e.g.
+   * https://management.azure.com/. The token request asks for `<resource>/.default`, as Microsoft's tasks and
+   * the Azure CLI do (azure-pipelines-tasks-common-packages common-npm-packages/azure-arm-rest
+   * azure-arm-common.ts, getMSALToken: `this.activeDirectoryResourceId + "/.default"`), so the slash survives
+   * into the audience Resource Manager checks.
+   */
   resourceManager: string;
   /** Terraform's ARM_ENVIRONMENT, when Terraform knows this cloud. */
   terraformEnvironment?: string;
@@ -33,7 +39,12 @@ export interface Cloud {
   metadataUrl?: string;
 }
 
-export type ScopeLevel = 'Subscription' | 'ManagementGroup' | 'MachineLearningWorkspace';
+/**
+ * The connection's scopeLevel data field. The service's value for a Machine Learning workspace is
+ * `AzureMLWorkspace` (azure-pipelines-tasks Tasks/AzurePowerShellV5/task.json, EndpointFilterRule
+ * "ScopeLevel != AzureMLWorkspace").
+ */
+export type ScopeLevel = 'Subscription' | 'ManagementGroup' | 'AzureMLWorkspace';
 
 export interface AzureConnection {
   id: string;
@@ -78,7 +89,7 @@ const STORAGE_RESOURCE = 'https://storage.azure.com';
 const KNOWN_CLOUDS: Record<string, Omit<Cloud, 'name'>> = {
   azurecloud: {
     authorityHost: 'https://login.microsoftonline.com/',
-    resourceManager: 'https://management.azure.com',
+    resourceManager: 'https://management.azure.com/',
     terraformEnvironment: 'public',
     graph: 'https://graph.microsoft.com',
     keyVault: 'https://vault.azure.net',
@@ -87,7 +98,7 @@ const KNOWN_CLOUDS: Record<string, Omit<Cloud, 'name'>> = {
   },
   azurechinacloud: {
     authorityHost: 'https://login.chinacloudapi.cn/',
-    resourceManager: 'https://management.chinacloudapi.cn',
+    resourceManager: 'https://management.chinacloudapi.cn/',
     terraformEnvironment: 'china',
     graph: 'https://microsoftgraph.chinacloudapi.cn',
     keyVault: 'https://vault.azure.cn',
@@ -95,7 +106,7 @@ const KNOWN_CLOUDS: Record<string, Omit<Cloud, 'name'>> = {
   },
   azureusgovernment: {
     authorityHost: 'https://login.microsoftonline.us/',
-    resourceManager: 'https://management.usgovcloudapi.net',
+    resourceManager: 'https://management.usgovcloudapi.net/',
     terraformEnvironment: 'usgovernment',
     graph: 'https://graph.microsoft.us',
     keyVault: 'https://vault.usgovcloudapi.net',
@@ -142,6 +153,12 @@ function httpsUrl(value: string, field: string, connectionId: string): string {
   return parsed.toString();
 }
 
+/** An https URL as the connection wrote it (checked, not normalised: a trailing slash is meaningful). */
+function httpsUrlVerbatim(value: string, field: string, connectionId: string): string {
+  httpsUrl(value, field, connectionId);
+  return value;
+}
+
 function nonWifMessage(
   connectionId: string,
   scheme: string | undefined,
@@ -174,9 +191,16 @@ function resolveCloud(fields: ServiceConnectionFields): Cloud {
   const authorityHost = authorityOverride
     ? withTrailingSlash(httpsUrl(authorityOverride, 'activeDirectoryAuthority', fields.id))
     : known?.authorityHost;
-  const resourceManager = resourceOverride
-    ? withoutTrailingSlash(resourceOverride)
-    : (known?.resourceManager ?? (fields.url ? withoutTrailingSlash(fields.url) : undefined));
+  // The audience, verbatim (its trailing slash included), chosen as Microsoft's tasks choose it for a workload
+  // identity connection (azure-arm-rest azure-arm-endpoint.ts, getEndpoint): the connection's URL, outside Azure
+  // Stack; the resource id data field or Azure Stack's metadata there.
+  const isAzureStack = name.toLowerCase() === 'azurestack';
+  const resourceManager =
+    !isAzureStack && fields.url
+      ? httpsUrlVerbatim(fields.url, 'url', fields.id)
+      : resourceOverride
+        ? httpsUrlVerbatim(resourceOverride, 'activeDirectoryServiceEndpointResourceId', fields.id)
+        : known?.resourceManager;
   const graphOverride = lookup(fields.data, 'microsoftGraphUrl');
   const keyVaultOverride = lookup(fields.data, 'AzureKeyVaultServiceEndpointResourceId');
   const dataPlanes = {
@@ -185,8 +209,9 @@ function resolveCloud(fields: ServiceConnectionFields): Cloud {
     storage: known?.storage,
     devops: known?.devops,
   };
-  if (!authorityOverride && name.toLowerCase() === 'azurestack' && fields.url) {
-    // As Microsoft's tasks do: Azure Stack Hub names its authority and audience in its metadata.
+  if ((!authorityOverride || !resourceOverride) && isAzureStack && fields.url) {
+    // As Microsoft's tasks do (azure-arm-rest azure-arm-endpoint.ts, AzureRMEndpoint.getEndpoint): when
+    // either the authority or the audience is missing, Azure Stack Hub's metadata names both.
     const metadataUrl = `${withTrailingSlash(httpsUrl(fields.url, 'url', fields.id))}metadata/endpoints?api-version=2015-01-01`;
     return { name, authorityHost: '', resourceManager: '', ...dataPlanes, metadataUrl };
   }
@@ -207,12 +232,12 @@ function resolveCloud(fields: ServiceConnectionFields): Cloud {
 
 function parseScopeLevel(value: string | undefined, connectionId: string): ScopeLevel {
   if (value === undefined) return 'Subscription';
-  for (const level of ['Subscription', 'ManagementGroup', 'MachineLearningWorkspace'] as const) {
+  for (const level of ['Subscription', 'ManagementGroup', 'AzureMLWorkspace'] as const) {
     if (level.toLowerCase() === value.toLowerCase()) return level;
   }
   throw new TaskFailure(
     `Service connection ${connectionId} has the scope level '${value}', which this task does not know. ` +
-      'Use a connection scoped to a Subscription, a ManagementGroup or a MachineLearningWorkspace.',
+      'Use a connection scoped to a Subscription, a ManagementGroup or an AzureMLWorkspace.',
   );
 }
 

@@ -126,7 +126,7 @@ export function authorityMetadata(authorityHost: string, tenantId: string): stri
 }
 
 export function defaultScope(resource: string): string {
-  return `${resource.replace(/\/+$/, '')}/.default`;
+  return `${resource}/.default`;
 }
 
 function toEntraError(body: Record<string, unknown>): EntraError | undefined {

@@ -4,6 +4,10 @@ import { decodeIdTokenClaims, type IdTokenClaims } from './jwt';
 import type { Logger } from './logger';
 import { isTransientStatus, parseRetryAfter, TransientFailure } from './retry';
 import { quoteUntrusted } from './text';
+import { MINIMUM_AGENT_VERSION } from './agent-requirements';
+
+/** The wait before asking again after an answer without a token, as Microsoft's tasks wait. */
+export const NO_TOKEN_RETRY_DELAY_MS = 2000;
 
 /** The agent variables that locate the Oidctoken API for this job. */
 export interface OidcRequestContext {
@@ -56,7 +60,7 @@ export function resolveOidcEndpoint(context: OidcRequestContext): OidcEndpoint {
   }
   throw new TaskFailure(
     'The agent did not provide System.OidcRequestUri nor System.CollectionUri with the job ids, so the task cannot ask Azure DevOps for an idToken. ' +
-      'Run the task as a step of a pipeline job on Azure DevOps Services or Azure DevOps Server 2022.1 or later, with agent 3.220 or newer.',
+      `Run the task as a step of a pipeline job on Azure DevOps Services or Azure DevOps Server 2022.1 or later, with agent ${MINIMUM_AGENT_VERSION} or newer.`,
   );
 }
 
@@ -95,6 +99,15 @@ function failureFor(response: HttpResponse, connectionId: string): TaskFailure {
   const said = serviceMessage(response.body);
   const saying = said ? `: ${said}` : '';
   const { status } = response;
+  if (said && /in 'Pending' state/i.test(said)) {
+    // The job is not marked in progress yet; the service issues tokens once it is.
+    return new TransientFailure(
+      `Azure DevOps would not issue an idToken yet (HTTP ${status})${saying}${ids}. ` +
+        'Re-run the job; if it persists, report the ids above to Azure DevOps support.',
+      `the job is still pending (HTTP ${status})`,
+      NO_TOKEN_RETRY_DELAY_MS,
+    );
+  }
   const isHtml =
     (response.headers['content-type'] ?? '').includes('text/html') || /^\s*</.test(response.body);
   if (status === 203 || (status >= 300 && status < 400) || (status === 200 && isHtml)) {
@@ -159,9 +172,14 @@ function tokenFrom(response: HttpResponse, connectionId: string): string {
         "Reference the connection by its name or id in a task input of this job (this task's azureSubscription input does so when it names the connection directly, not through a runtime variable).",
     );
   }
-  throw new TaskFailure(
+  // Microsoft's tasks retry an answer without a token (azure-pipelines-tasks-common-packages
+  // common-npm-packages/azure-arm-rest azure-arm-common.ts, initOIDCToken: 3 tries, 2 s apart): the service gives
+  // one while the job is still being started, for instance.
+  throw new TransientFailure(
     `Azure DevOps answered the idToken request for service connection ${connectionId} without an oidcToken${ids}. ` +
       'Re-run the job; if it persists, update the agent and report the ids above to Azure DevOps support.',
+    'an answer without an oidcToken',
+    NO_TOKEN_RETRY_DELAY_MS,
   );
 }
 

@@ -6,6 +6,13 @@ export interface ExportedVariable {
   secret: boolean;
   /** Output variables reach later jobs and stages; their names must match ^[A-Za-z][A-Za-z0-9]*$. */
   output: boolean;
+  /**
+   * Keep the name's case in later steps' environments (the agent's `preservecase` property, agent 3.234.0+:
+   * azure-pipelines-agent src/Agent.Worker/TaskCommandExtension.cs, TaskSetVariableCommand; env name from
+   * src/Microsoft.VisualStudio.Services.Agent/Util/VarUtil.cs, ConvertToEnvVariableFormat). Without it the agent
+   * upper-cases the name, and a script written for AzureCLI@2's `$servicePrincipalId` finds nothing on Linux.
+   */
+  preserveCase?: boolean;
 }
 
 export interface ExportInputs {
@@ -26,7 +33,33 @@ export interface ExportInputs {
   extraTokens: Array<{ name: string; token: string; expiresOn: Date }>;
   /** Put before every non-output name, so two instances in one job keep apart (e.g. STATE_). */
   prefix: string;
+  /**
+   * Whether the tokens are also secret output variables. Off by default: an output leaves the job (later
+   * jobs and stages, possibly on other pools), which a token should do only when the author asks.
+   */
+  exportTokenOutputs: boolean;
 }
+
+/**
+ * The output variables, by the names a later job or stage reads as `dependencies.<job>.outputs['<step>.<name>']`.
+ * None may equal (case-insensitively) a plain or secret variable the task sets: the agent treats every name
+ * task.json declares as an output as output-only, and sets it as `<step>.<name>` alone
+ * (azure-pipelines-agent src/Agent.Worker/ExecutionContext.cs, SetVariable: `isOutput || OutputVariables.Contains(name)`),
+ * so a shared name would hide the plain variable from later steps (tests/unit/manifest-outputs.test.ts).
+ */
+export const OUTPUT_NAMES = {
+  serviceConnectionId: 'serviceConnectionId',
+  clientId: 'clientId',
+  tenantId: 'azureTenantId',
+  subscriptionId: 'subscriptionId',
+  managementGroupId: 'managementGroupId',
+  mlWorkspaceName: 'mlWorkspaceName',
+  authorityHost: 'authorityHost',
+  idToken: 'oidcToken',
+  idTokenExpiresOn: 'oidcTokenExpiresOn',
+  accessToken: 'accessToken',
+  accessTokenExpiresOn: 'accessTokenExpiresOn',
+} as const;
 
 /** The task's own names, for what no tool already has a name for. */
 export const ACCESS_TOKEN_VARIABLE = 'AZUREWIF_ACCESS_TOKEN';
@@ -54,6 +87,9 @@ function unprefixedPlan(inputs: ExportInputs): ExportedVariable[] {
   });
   const idToken = (variable: ExportedVariable): ExportedVariable[] =>
     inputs.exportIdToken ? [variable] : [];
+  // The names AzureCLI@2's addSpnToEnvironment gives scripts, camel-cased (Tasks/AzureCLIV2/azureclitask.ts).
+  const casePreserved = (variables: ExportedVariable[]): ExportedVariable[] =>
+    variables.map((variable) => ({ ...variable, preserveCase: true }));
   const output = (name: string, value: string | undefined, isSecret = false): ExportedVariable[] =>
     value === undefined ? [] : [{ name, value, secret: isSecret, output: true }];
 
@@ -78,8 +114,8 @@ function unprefixedPlan(inputs: ExportInputs): ExportedVariable[] {
     ...plain('AZURESUBSCRIPTION_SERVICE_CONNECTION_ID', connection.id),
     ...plain('AZURESUBSCRIPTION_CLIENT_ID', connection.clientId),
     ...plain('AZURESUBSCRIPTION_TENANT_ID', connection.tenantId),
-    ...plain('servicePrincipalId', connection.clientId),
-    ...plain('tenantId', connection.tenantId),
+    ...casePreserved(plain('servicePrincipalId', connection.clientId)),
+    ...casePreserved(plain('tenantId', connection.tenantId)),
     ...idToken(secret('idToken', inputs.idToken)),
     // This task's own.
     secret(ACCESS_TOKEN_VARIABLE, inputs.accessToken),
@@ -95,16 +131,20 @@ function unprefixedPlan(inputs: ExportInputs): ExportedVariable[] {
     ...plain('AZUREWIF_ML_WORKSPACE_NAME', connection.mlWorkspaceName),
     ...plain('AZUREWIF_ML_WORKSPACE_LOCATION', connection.mlWorkspaceLocation),
     // For later jobs and stages.
-    ...output('serviceConnectionId', connection.id),
-    ...output('clientId', connection.clientId),
-    ...output('tenantId', connection.tenantId),
-    ...output('subscriptionId', connection.subscriptionId),
-    ...output('managementGroupId', connection.managementGroupId),
-    ...output('mlWorkspaceName', connection.mlWorkspaceName),
-    ...output('authorityHost', connection.cloud.authorityHost),
-    ...(inputs.exportIdToken ? output('idToken', inputs.idToken, true) : []),
-    ...output('idTokenExpiresOn', idTokenExpiresOn),
-    ...output('accessToken', inputs.accessToken, true),
-    ...output('accessTokenExpiresOn', accessTokenExpiresOn),
+    ...output(OUTPUT_NAMES.serviceConnectionId, connection.id),
+    ...output(OUTPUT_NAMES.clientId, connection.clientId),
+    ...output(OUTPUT_NAMES.tenantId, connection.tenantId),
+    ...output(OUTPUT_NAMES.subscriptionId, connection.subscriptionId),
+    ...output(OUTPUT_NAMES.managementGroupId, connection.managementGroupId),
+    ...output(OUTPUT_NAMES.mlWorkspaceName, connection.mlWorkspaceName),
+    ...output(OUTPUT_NAMES.authorityHost, connection.cloud.authorityHost),
+    ...output(OUTPUT_NAMES.idTokenExpiresOn, idTokenExpiresOn),
+    ...output(OUTPUT_NAMES.accessTokenExpiresOn, accessTokenExpiresOn),
+    ...(inputs.exportTokenOutputs
+      ? [
+          ...(inputs.exportIdToken ? output(OUTPUT_NAMES.idToken, inputs.idToken, true) : []),
+          ...output(OUTPUT_NAMES.accessToken, inputs.accessToken, true),
+        ]
+      : []),
   ];
 }

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Emulator, EmulatorConnection } from '../emulator';
-import { environmentName, type StepResult } from '../harness/agent';
+import { environmentName, expandMacros, jobVariables, type StepResult } from '../harness/agent';
 import { EmulatedJob, SUBSCRIPTION_ID, leakReport, startEmulator } from '../harness/scenario';
 
 const AUDIENCE = 'api://AzureADTokenExchange';
@@ -77,7 +77,7 @@ describe('the bundled task, run as the agent runs it, against the emulator', fun
     assert.equal(step.result?.result, 'Succeeded', step.stdout);
     assert.equal(emulator.requests.length, 2);
     const accessToken = variable(step, 'AZUREWIF_ACCESS_TOKEN').value;
-    assert.equal(decode(accessToken).aud, 'https://management.local.azurestack.external');
+    assert.equal(decode(accessToken).aud, 'https://management.local.azurestack.external/');
     assert.equal(
       step.variables.some((v) => v.name === 'ARM_ENVIRONMENT'),
       false,
@@ -146,14 +146,17 @@ describe('the bundled task, run as the agent runs it, against the emulator', fun
       [
         ['serviceConnectionId', id, false],
         ['clientId', clientId, false],
-        ['tenantId', tenantId, false],
+        ['azureTenantId', tenantId, false],
         ['subscriptionId', SUBSCRIPTION_ID, false],
         ['authorityHost', emulator.authorityHost, false],
-        ['idToken', idToken, true],
-        ['idTokenExpiresOn', idTokenExpiry, false],
-        ['accessToken', accessToken, true],
+        ['oidcTokenExpiresOn', idTokenExpiry, false],
         ['accessTokenExpiresOn', accessTokenExpiry, false],
       ],
+    );
+    // Only the AzureCLI@2 names ask the agent to keep their case.
+    assert.deepEqual(
+      step.variables.filter((v) => v.preserveCase).map((v) => v.name),
+      ['servicePrincipalId', 'tenantId'],
     );
     assert.ok(!step.variables.some((v) => v.value.includes(emulator.options.jobAccessToken!)));
     // Every secret is registered with the agent before it is set.
@@ -192,8 +195,11 @@ describe('the bundled task, run as the agent runs it, against the emulator', fun
     const step = await run(job);
     const env = job.nextStepEnvironment([step]);
     for (const v of step.variables.filter((x) => !x.output)) {
-      assert.equal(env[environmentName(v.name)], v.secret ? undefined : v.value, v.name);
+      assert.equal(env[environmentName(v.name, v.preserveCase)], v.secret ? undefined : v.value, v.name);
     }
+    // Scripts written for AzureCLI@2 read these names as it gives them (Tasks/AzureCLIV2/azureclitask.ts).
+    assert.equal(env.servicePrincipalId, entraConnection.clientId);
+    assert.equal(env.tenantId, entraConnection.tenantId);
     for (const value of Object.values(env)) {
       for (const secret of [
         ...emulator.issuedIdTokens,
@@ -205,6 +211,22 @@ describe('the bundled task, run as the agent runs it, against the emulator', fun
     }
     const mapped = job.nextStepEnvironment([step], { ARM_OIDC_TOKEN: 'ARM_OIDC_TOKEN' });
     assert.equal(mapped.ARM_OIDC_TOKEN, emulator.issuedIdTokens.at(-1));
+  });
+
+  it('gives later steps $(tenantId), $(servicePrincipalId) and a mapped $(idToken), and later jobs the outputs under the step name', async () => {
+    const job = EmulatedJob.forConnection(emulator, entraConnection);
+    job.stepName = 'wif';
+    const step = await run(job);
+    const variables = jobVariables([step]);
+    assert.equal(
+      expandMacros('$(tenantId) $(servicePrincipalId)', variables),
+      `${entraConnection.tenantId} ${entraConnection.clientId}`,
+    );
+    const env = job.nextStepEnvironment([step], { ID_TOKEN: '$(idToken)', TENANT: '$(wif.azureTenantId)' });
+    assert.equal(env.ID_TOKEN, emulator.issuedIdTokens.at(-1));
+    assert.equal(env.TENANT, entraConnection.tenantId);
+    assert.equal(env.WIF_AZURETENANTID, entraConnection.tenantId);
+    assert.equal(env.AZURETENANTID, undefined);
   });
 
   it('lets a later step get a Resource Manager token from Entra with the exported variables alone', async () => {

@@ -41,8 +41,11 @@ describe('hostile input never becomes a logging command', function () {
     emulator.clearRequests();
   });
 
-  async function run(debug = false): Promise<StepResult> {
-    const step = await EmulatedJob.forConnection(emulator, emulator.connection(), { debug }).runTask();
+  async function run(debug = false, inputs: Record<string, string> = {}): Promise<StepResult> {
+    const step = await EmulatedJob.forConnection(emulator, emulator.connection(), {
+      debug,
+      inputs,
+    }).runTask();
     steps.push(step);
     return step;
   }
@@ -104,12 +107,13 @@ describe('hostile input never becomes a logging command', function () {
     });
   }
 
-  it('fails clearly on a body that is JSON of the wrong shape', async () => {
-    emulator.script('oidctoken', [{ status: 200, body: { oidcToken: 42 } }]);
-    const step = await run();
+  it('fails clearly on a body that is JSON of the wrong shape, once retrying it has not helped', async () => {
+    emulator.script('oidctoken', Array(5).fill({ status: 200, body: { oidcToken: 42 } }));
+    const step = await run(false, { overallTimeoutSeconds: '3' });
+    assert.equal(step.result?.result, 'Failed');
     assert.match(
       step.result?.message ?? '',
-      /answered the idToken request for service connection .* without an oidcToken/,
+      /answered the idToken request for service connection .* without an oidcToken.*\(gave up after 2 attempt\(s\) in 2\.\d s\)$/,
     );
   });
 

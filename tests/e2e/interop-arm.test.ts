@@ -145,7 +145,7 @@ describe("the emulator's Resource Manager stand-in (what az login lists after si
         code: 'InvalidAuthenticationTokenAudience',
         message:
           "The access token has been obtained for wrong audience or resource 'https://graph.microsoft.com'. " +
-          `It should exactly match with one of the allowed audiences ${ARM_AUDIENCES.map((a) => `'${a}'`).join(',')}.`,
+          `It should exactly match with one of the allowed audiences ${[...ARM_AUDIENCES, `${emulator.url}/`, emulator.url].map((a) => `'${a}'`).join(',')}.`,
       },
     });
   });

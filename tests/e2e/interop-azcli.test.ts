@@ -21,7 +21,7 @@ import {
  * The Azure CLI (Debian's azure-cli package, 2.45) in a later script step, signing in with the exported
  * `servicePrincipalId`, `tenantId` and the secret `idToken` mapped into the step, as in:
  *
- *   - script: az login --service-principal -u "$SERVICEPRINCIPALID" --tenant "$TENANTID" \
+ *   - script: az login --service-principal -u "$servicePrincipalId" --tenant "$tenantId" \
  *       --federated-token "$ID_TOKEN" --allow-no-subscriptions
  *     env:
  *       ID_TOKEN: $(idToken)
@@ -116,9 +116,9 @@ describe('the Azure CLI in a later step signs in with the variables the task exp
         'login',
         '--service-principal',
         '-u',
-        env.SERVICEPRINCIPALID ?? '',
+        env.servicePrincipalId ?? '',
         '--tenant',
-        env.TENANTID ?? '',
+        env.tenantId ?? '',
         '--federated-token',
         env.ID_TOKEN ?? '',
         '--allow-no-subscriptions',
@@ -142,8 +142,8 @@ describe('the Azure CLI in a later step signs in with the variables the task exp
 
   it('az login --federated-token with the exported idToken, then az account get-access-token for Resource Manager', async () => {
     const env = azStep([task]);
-    assert.equal(env.SERVICEPRINCIPALID, connection.clientId);
-    assert.equal(env.TENANTID, connection.tenantId);
+    assert.equal(env.servicePrincipalId, connection.clientId);
+    assert.equal(env.tenantId, connection.tenantId);
     const idToken = exported(task, 'idToken');
     assert.ok(env.ID_TOKEN === idToken, 'the mapped ID_TOKEN is not the exported idToken');
 
@@ -174,7 +174,7 @@ describe('the Azure CLI in a later step signs in with the variables the task exp
     assert.equal(get.exitCode, 0, describeStep(get, emulator.issuedAccessTokens));
     const result = JSON.parse(get.stdout) as Record<string, string>;
     assert.equal(result.tokenType, 'Bearer');
-    assert.equal(result.tenant, env.TENANTID);
+    assert.equal(result.tenant, env.tenantId);
     assert.equal(result.subscription, SUBSCRIPTION_ID);
     assert.ok(
       emulator.issuedAccessTokens.slice(issuedBefore).includes(result.accessToken),
@@ -200,7 +200,7 @@ describe('the Azure CLI in a later step signs in with the variables the task exp
     ] as const) {
       assert.equal(request.headers['x-client-sku'], 'MSAL.Python');
       const form = new Map(formFields(request));
-      assert.equal(form.get('client_id'), env.SERVICEPRINCIPALID);
+      assert.equal(form.get('client_id'), env.servicePrincipalId);
       assert.equal(form.get('grant_type'), 'client_credentials');
       assert.equal(form.get('client_assertion_type'), CLIENT_ASSERTION_TYPE);
       assert.equal(form.get('scope'), scope);

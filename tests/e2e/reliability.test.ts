@@ -108,6 +108,23 @@ describe('reliability: faults, timeouts, proxies and private CAs', function () {
     assert.equal(emulator.count('oidctoken'), 3);
   });
 
+  for (const preset of ['missingOidcToken', 'pendingJob'] as const) {
+    it(`asks Azure DevOps again 2 s after ${preset === 'pendingJob' ? 'a job still pending' : 'an answer without an oidcToken'}, as Microsoft's tasks do`, async () => {
+      emulator.failNext('oidctoken', preset);
+      const step = await run(job());
+      assert.equal(step.result?.result, 'Succeeded', step.stdout);
+      assert.equal(emulator.count('oidctoken'), 2);
+      const reason =
+        preset === 'pendingJob' ? 'the job is still pending (HTTP 400)' : 'an answer without an oidcToken';
+      assert.ok(
+        step.plainLines.includes(
+          `Requesting the idToken from Azure DevOps: attempt 1 failed (${reason}); retrying in 2.0 s.`,
+        ),
+        step.plainLines.join('\n'),
+      );
+    });
+  }
+
   it('fetches a fresh idToken when Entra is retried after the first one expired', async () => {
     emulator.setOptions({ idTokenLifetimeSeconds: 30 });
     try {

@@ -118,7 +118,7 @@ describe('more than Resource Manager: extra resources, scopes, several connectio
     const j = job();
     j.job.connection.data = {
       ...j.job.connection.data,
-      scopeLevel: 'MachineLearningWorkspace',
+      scopeLevel: 'AzureMLWorkspace',
       resourceGroupName: 'ml-rg',
       mlWorkspaceName: 'ws1',
       mlWorkspaceLocation: 'westeurope',

@@ -1064,8 +1064,11 @@ export class Emulator {
       return unauthorized(armErrors.expiredToken(new Date(exp * 1000), new Date(now * 1000)));
     }
     const audience = Array.isArray(claims.aud) ? claims.aud.map(String).join(',') : String(claims.aud);
-    if (!ARM_AUDIENCES.includes(audience)) {
-      return unauthorized(armErrors.wrongAudience(audience));
+    // Resource Manager accepts its well-known audiences and its own URL, with or without the trailing slash
+    // (the list its InvalidAuthenticationTokenAudience message names); the emulator's URL stands in for its own.
+    const allowed = [...ARM_AUDIENCES, `${this.url}/`, this.url];
+    if (!allowed.includes(audience)) {
+      return unauthorized(armErrors.wrongAudience(audience, allowed));
     }
     if (!queryParam(c.info, 'api-version')) {
       return jsonReply(400, armErrors.missingApiVersion(), h);

@@ -63,6 +63,15 @@ export const adoErrors = {
       `Access denied. Project Collection Build Service (${organizationName}) needs Use permissions to perform the ` +
         `action. For more information, contact the Azure DevOps Server administrator.`,
     ),
+  // The message users report while a job is still being started; its exception type and status are inferred
+  // (the agent's own OIDC callers treat TaskOrchestrationPlanSecurityException as retryable:
+  // azure-pipelines-agent src/Agent.Worker/ContainerOperationProvider.cs).
+  pendingJob: (): VssError =>
+    vssError(
+      'TaskOrchestrationPlanSecurityException',
+      `${DT_WEBAPI}.TaskOrchestrationPlanSecurityException, ${DT_WEBAPI}`,
+      "Can't issue ID_TOKEN for job in 'Pending' state.",
+    ),
   connectionNotFound: (id: string): VssError =>
     vssError(
       'ServiceEndpointNotFoundException',
@@ -516,11 +525,11 @@ export const armErrors = {
       `The access token expiry UTC time '${dotNetInvariantTime(expiredAt)}' is earlier than current UTC time ` +
         `'${dotNetInvariantTime(now)}'.`,
     ),
-  wrongAudience: (audience: string): ArmError =>
+  wrongAudience: (audience: string, allowed: string[] = ARM_AUDIENCES): ArmError =>
     armError(
       'InvalidAuthenticationTokenAudience',
       `The access token has been obtained for wrong audience or resource '${audience}'. It should exactly match ` +
-        `with one of the allowed audiences ${ARM_AUDIENCES.map((a) => `'${a}'`).join(',')}.`,
+        `with one of the allowed audiences ${allowed.map((a) => `'${a}'`).join(',')}.`,
     ),
   /** The challenge ARM sends with a 401 (the login host it names is the public cloud's). */
   challenge: (description: string): string =>

@@ -33,6 +33,7 @@ export type OidcFailurePreset =
   | 'signInRedirect302'
   | 'noExplicitReference'
   | 'missingOidcToken'
+  | 'pendingJob'
   | 'notAJwt'
   | 'expiredToken'
   | 'serverError'
@@ -87,6 +88,7 @@ export const OIDC_PRESETS: Record<OidcFailurePreset, Preset> = {
     body: adoErrors.noExplicitReference(t.request.query.serviceConnectionId ?? ''),
   }),
   missingOidcToken: () => ({ status: 200, body: {} }),
+  pendingJob: () => ({ status: 400, body: adoErrors.pendingJob() }),
   notAJwt: () => ({ status: 200, body: { oidcToken: 'not-a-jwt' } }),
   expiredToken: (t) => ({
     status: 200,

@@ -22,6 +22,8 @@ export interface SetVariable {
   value: string;
   secret: boolean;
   output: boolean;
+  /** The `preservecase` property: the env name keeps the variable's case. */
+  preserveCase: boolean;
 }
 
 export interface StepResult {
@@ -39,6 +41,14 @@ export interface StepResult {
   /** Lines that are not logging commands: what the author reads in the log. */
   plainLines: string[];
   durationMs: number;
+  /**
+   * The step's reference name (its YAML `name:`; the server names an unnamed step after its task, e.g.
+   * `CmdLine`: azure-pipelines-agent src/Test/L1/Worker/L1TestBase.cs job message). Output variables are set
+   * under it.
+   */
+  refName?: string;
+  /** The outputVariables its task.json declares: the agent treats these names as outputs. */
+  declaredOutputs?: string[];
 }
 
 function unescapeProperty(value: string): string {
@@ -115,6 +125,7 @@ export function interpret(
         value: command.data,
         secret: flag('issecret'),
         output: flag('isoutput'),
+        preserveCase: flag('preservecase'),
       });
     } else if (key === 'task.setsecret') {
       result.secrets.push(command.data);
@@ -174,34 +185,100 @@ export function runProcess(
   return runExecutable(process.execPath, [script, ...args], env, timeoutMs);
 }
 
-/** The variable's environment name in later steps: upper-cased, `.` and space become `_`. */
-export function environmentName(variable: string): string {
-  return variable.replace(/[. ]/g, '_').toUpperCase();
+/**
+ * The variable's environment name in later steps: `.` and space become `_`, upper-cased unless the variable
+ * was set with `preservecase` (azure-pipelines-agent src/Microsoft.VisualStudio.Services.Agent/Util/VarUtil.cs,
+ * ConvertToEnvVariableFormat).
+ */
+export function environmentName(variable: string, preserveCase = false): string {
+  const name = variable.replace(/[. ]/g, '_');
+  return preserveCase ? name : name.toUpperCase();
+}
+
+/** A job variable as the agent keeps it after the steps so far. */
+export interface JobVariable {
+  name: string;
+  value: string;
+  secret: boolean;
+  preserveCase: boolean;
+}
+
+/**
+ * The job's variables after `steps`, by the agent's rules:
+ * - a variable set with isoutput, or whose name the step's task.json declares in outputVariables (compared
+ *   case-insensitively), is set only as `<refName>.<name>` (src/Agent.Worker/ExecutionContext.cs, SetVariable:
+ *   `if (isOutput || OutputVariables.Contains(name))`; OutputVariables is OrdinalIgnoreCase);
+ * - names are case-insensitive, a later set replaces an earlier one (src/Agent.Worker/Variables.cs);
+ * - once secret, always secret (Variables.cs, Set: `secret = secret || _expanded[name].Secret`).
+ * Keyed by lower-cased name.
+ */
+export function jobVariables(
+  steps: StepResult[],
+  agentVariables: JobVariable[] = [],
+): Map<string, JobVariable> {
+  const variables = new Map<string, JobVariable>(agentVariables.map((v) => [v.name.toLowerCase(), v]));
+  for (const step of steps) {
+    const declared = new Set((step.declaredOutputs ?? []).map((name) => name.toLowerCase()));
+    for (const variable of step.variables) {
+      const isOutput = variable.output || declared.has(variable.name.toLowerCase());
+      if (isOutput && !step.refName) throw new Error(`output ${variable.name} set by a step without a name`);
+      const name = isOutput ? `${step.refName}.${variable.name}` : variable.name;
+      const key = name.toLowerCase();
+      const secret = variable.secret || (variables.get(key)?.secret ?? false);
+      variables.set(key, { name, value: variable.value, secret, preserveCase: variable.preserveCase });
+    }
+  }
+  return variables;
+}
+
+/**
+ * Expands `$(name)` macros as the agent does for a step's inputs and `env:` values: a known variable
+ * (case-insensitively) gives its value, secrets included; an unknown one stays as written.
+ */
+export function expandMacros(text: string, variables: Map<string, JobVariable>): string {
+  return text.replace(
+    /\$\(([^()]+)\)/g,
+    (macro, name: string) => variables.get(name.trim().toLowerCase())?.value ?? macro,
+  );
 }
 
 /**
  * The environment the agent gives a later step: the job's base environment plus every plain variable set
- * so far; secrets only where the step maps them with `env:` (mapping: env name → variable name).
+ * so far (src/Agent.Worker/Handlers/Handler.cs, AddVariablesToEnvironment: public variables only; secrets
+ * reach a task only as SECRET_*, which task-lib moves into its vault, and a script not at all), plus the step's
+ * `env:` mapping (env name → value with `$(…)` macros), plus the job's prepended paths.
  */
 export function nextStepEnvironment(
   base: Record<string, string>,
   steps: StepResult[],
   mapping: Record<string, string> = {},
+  /** The agent's own secret variables a mapping may name, e.g. System.AccessToken (never in env unmapped). */
+  agentSecrets: Record<string, string> = {},
 ): Record<string, string> {
   const env = { ...base };
-  const latest = new Map<string, SetVariable>();
-  for (const step of steps) {
-    for (const variable of step.variables) if (!variable.output) latest.set(variable.name, variable);
+  const seeded = Object.entries(agentSecrets).map(([name, value]) => ({
+    name,
+    value,
+    secret: true,
+    preserveCase: false,
+  }));
+  const variables = jobVariables(steps, seeded);
+  for (const variable of variables.values()) {
+    if (!variable.secret) env[environmentName(variable.name, variable.preserveCase)] = variable.value;
   }
-  for (const variable of latest.values()) {
-    if (!variable.secret) env[environmentName(variable.name)] = variable.value;
+  for (const [name, value] of Object.entries(mapping)) {
+    // A bare variable name is shorthand for its macro, as the tests wrote mappings before macros were modelled.
+    env[name] = expandMacros(/^[\w.]+$/.test(value) ? `$(${value})` : value, variables);
   }
-  for (const [name, variableName] of Object.entries(mapping)) {
-    const variable = latest.get(variableName);
-    if (variable) env[name] = variable.value;
+  // task.prependpath: every later step, most recent first, never the step that issued it
+  // (src/Agent.Worker/Handlers/Handler.cs, AddPrependPathToEnvironment; TaskCommandExtension.cs, TaskPrepandPathCommand).
+  const prependList: string[] = [];
+  for (const dir of steps.flatMap((step) => step.prependedPaths)) {
+    const earlier = prependList.indexOf(dir);
+    if (earlier >= 0) prependList.splice(earlier, 1);
+    prependList.push(dir);
   }
-  // task.prependpath applies to every later step of the job.
-  const prepended = steps.flatMap((step) => step.prependedPaths).reverse();
+  const prepended = prependList.reverse();
   if (prepended.length > 0) env.PATH = [...prepended, env.PATH].filter(Boolean).join(path.delimiter);
   return env;
 }
@@ -318,7 +395,11 @@ export function taskEnvironment(job: AgentJob): Record<string, string> {
   return { ...env, ...job.extra };
 }
 
-/** The env the agent gives the post-job step: the task's own task variables come back as VSTS_TASKVARIABLE_*. */
+/**
+ * The env the agent gives the post-job step: the same task instance's task variables, public and secret, come
+ * back as VSTS_TASKVARIABLE_<NAME> (src/Agent.Worker/Handlers/Handler.cs, AddTaskVariablesToEnvironment; one
+ * Variables object per task instance shared by its pre, main and post steps: src/Agent.Worker/JobExtension.cs).
+ */
 export function postJobEnvironment(job: AgentJob, main: StepResult): Record<string, string> {
   const env = taskEnvironment(job);
   for (const [name, value] of Object.entries(main.taskVariables)) {

@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { findOnPath as findCommandOnPath } from '../../src/azcli';
 import { Emulator, type EmulatorConnection, type EmulatorOptions } from '../emulator';
@@ -20,6 +21,13 @@ import {
 
 export const NEXT_STEP_SCRIPT = path.join(REPO_ROOT, 'build', 'tests', 'harness', 'next-step.js');
 export const SUBSCRIPTION_ID = 'a1b2c3d4-0000-4000-8000-00000000cafe';
+/** The reference name the server gives an unnamed step of this task: the task's name. */
+export const DEFAULT_STEP_NAME = 'AzureWorkloadIdentity';
+const DECLARED_OUTPUTS = (
+  JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'task.json'), 'utf8')) as {
+    outputVariables: Array<{ name: string }>;
+  }
+).outputVariables.map((output) => output.name);
 
 /** The AzureRM connection as the agent describes it, pointing its Entra authority at the emulator. */
 export function agentConnection(emulator: Emulator, connection: EmulatorConnection): AgentConnection {
@@ -42,6 +50,9 @@ export function agentConnection(emulator: Emulator, connection: EmulatorConnecti
 export class EmulatedJob {
   readonly tempDirectory = makeTempDirectory();
   readonly runs: StepResult[] = [];
+
+  /** The task step's YAML `name:`. */
+  stepName = DEFAULT_STEP_NAME;
 
   constructor(
     readonly emulator: Emulator,
@@ -71,6 +82,8 @@ export class EmulatedJob {
 
   async runTask(): Promise<StepResult> {
     const step = await runProcess(MAIN_SCRIPT, taskEnvironment(this.job));
+    step.refName = this.stepName;
+    step.declaredOutputs = DECLARED_OUTPUTS;
     this.runs.push(step);
     return step;
   }
@@ -90,7 +103,9 @@ export class EmulatedJob {
       AGENT_TEMPDIRECTORY: this.job.tempDirectory,
       NODE_EXTRA_CA_CERTS: this.emulator.caFile,
     };
-    return nextStepEnvironment(base, steps, mapping);
+    const agentSecrets: Record<string, string> = {};
+    if (this.job.jobAccessToken) agentSecrets['System.AccessToken'] = this.job.jobAccessToken;
+    return nextStepEnvironment(base, steps, mapping, agentSecrets);
   }
 
   async runNextStep(

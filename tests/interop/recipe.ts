@@ -63,7 +63,7 @@ export function checkRecipe(recipe: Recipe, exports: SetVariable[]): string[] {
   const unresolved = (value: string) =>
     [...value.matchAll(MACRO)].map((m) => m[1]).filter((name) => !exportedVariable(name, exports));
   const stepEnvNames = new Set([
-    ...exports.filter((v) => !v.output && !v.secret).map((v) => environmentName(v.name)),
+    ...exports.filter((v) => !v.output && !v.secret).map((v) => environmentName(v.name, v.preserveCase)),
     ...Object.keys(recipe.env).filter((key) => unresolved(recipe.env[key]).length === 0),
   ]);
   for (const [, name] of recipe.script.matchAll(MACRO)) {
@@ -85,7 +85,7 @@ export function checkRecipe(recipe: Recipe, exports: SetVariable[]): string[] {
         : variable?.secret
           ? `$env:${name} is a secret the step does not map: add ${name}: $(${variable.name}) to env:`
           : variable
-            ? `$env:${name} is not set on a Linux agent (the agent sets ${environmentName(variable.name)}): map it in env: or use that name`
+            ? `$env:${name} is not set on a Linux agent (the agent sets ${environmentName(variable.name, variable.preserveCase)}): map it in env: or use that name`
             : `$env:${name} is neither a variable the task exports nor mapped in env:`,
     );
   }

@@ -80,7 +80,7 @@ describe('task glue under task-lib mocks', function () {
     assert.ok(runner.failed);
     assert.equal(
       step.result?.message,
-      'The agent did not set Agent.TempDirectory, where the task keeps its token file. Run the task on agent 3.220 or newer.',
+      'The agent did not set Agent.TempDirectory, where the task keeps its token file. Run the task on agent 4.248.0 or newer.',
     );
   });
 

@@ -73,6 +73,7 @@ export const LOCALIZED_LIB_MESSAGES = [
 export const TASK_LIB_MEMBERS_CHECKED = [
   'EndpointAuthorization',
   'TaskResult',
+  'command',
   'debug',
   'getEndpointAuthorization',
   'getEndpointAuthorizationScheme',

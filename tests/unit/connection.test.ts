@@ -41,7 +41,8 @@ describe('connection model', () => {
       cloud: {
         name: 'AzureCloud',
         authorityHost: 'https://login.microsoftonline.com/',
-        resourceManager: 'https://management.azure.com',
+        // The connection's URL, verbatim, as Microsoft's tasks use it (azure-arm-rest azure-arm-endpoint.ts).
+        resourceManager: 'https://management.azure.com/',
         terraformEnvironment: 'public',
         graph: 'https://graph.microsoft.com',
         keyVault: 'https://vault.azure.net',
@@ -69,7 +70,7 @@ describe('connection model', () => {
     [
       'AzureChinaCloud',
       'https://login.chinacloudapi.cn/',
-      'https://management.chinacloudapi.cn',
+      'https://management.chinacloudapi.cn/',
       'china',
       'https://microsoftgraph.chinacloudapi.cn',
       'https://vault.azure.cn',
@@ -78,7 +79,7 @@ describe('connection model', () => {
     [
       'AzureUSGovernment',
       'https://login.microsoftonline.us/',
-      'https://management.usgovcloudapi.net',
+      'https://management.usgovcloudapi.net/',
       'usgovernment',
       'https://graph.microsoft.us',
       'https://vault.usgovcloudapi.net',
@@ -87,7 +88,7 @@ describe('connection model', () => {
   ]) {
     it(`maps ${environment} to its authority, Resource Manager, Terraform environment and data planes`, () => {
       const { cloud } = parseConnection(
-        fields({ data: { environment: environment!, subscriptionId: SUBSCRIPTION } }),
+        fields({ url: resourceManager, data: { environment: environment!, subscriptionId: SUBSCRIPTION } }),
       );
       assert.deepEqual(cloud, {
         name: environment,
@@ -117,7 +118,7 @@ describe('connection model', () => {
     const connection = parseConnection(
       fields({
         data: {
-          scopeLevel: 'MachineLearningWorkspace',
+          scopeLevel: 'AzureMLWorkspace',
           subscriptionId: SUBSCRIPTION,
           resourceGroupName: 'ml-rg',
           mlWorkspaceName: 'ws',
@@ -162,7 +163,7 @@ describe('connection model', () => {
     assert.deepEqual(cloud, {
       name: 'AzureStack',
       authorityHost: 'https://127.0.0.1:8443/',
-      resourceManager: 'https://management.local.azurestack.external',
+      resourceManager: 'https://management.local.azurestack.external/',
       terraformEnvironment: undefined,
       graph: undefined,
       keyVault: undefined,
@@ -176,7 +177,40 @@ describe('connection model', () => {
       fields({ data: { environmentAuthorityUrl: 'https://login.example.test/' } }),
     );
     assert.equal(cloud.authorityHost, 'https://login.example.test/');
-    assert.equal(cloud.resourceManager, 'https://management.azure.com');
+    assert.equal(cloud.resourceManager, 'https://management.azure.com/');
+  });
+
+  it('reads Azure Stack Hub metadata when only the authority is given, as Microsoft does when either is missing', () => {
+    const { cloud } = parseConnection(
+      fields({
+        url: 'https://management.local.azurestack.external/',
+        data: { environment: 'AzureStack', activeDirectoryAuthority: 'https://login.microsoftonline.com/' },
+      }),
+    );
+    assert.equal(
+      cloud.metadataUrl,
+      'https://management.local.azurestack.external/metadata/endpoints?api-version=2015-01-01',
+    );
+  });
+
+  it('keeps the trailing slash of the resource id the connection names, for the audience Resource Manager checks', () => {
+    const { cloud } = parseConnection(
+      fields({
+        url: undefined,
+        data: { activeDirectoryServiceEndpointResourceId: 'https://management.core.windows.net/' },
+      }),
+    );
+    assert.equal(cloud.resourceManager, 'https://management.core.windows.net/');
+  });
+
+  it('uses the connection URL as the Resource Manager audience outside Azure Stack, as Microsoft does', () => {
+    const { cloud } = parseConnection(
+      fields({
+        url: 'https://management.azure.com/',
+        data: { activeDirectoryServiceEndpointResourceId: 'https://management.core.windows.net/' },
+      }),
+    );
+    assert.equal(cloud.resourceManager, 'https://management.azure.com/');
   });
 
   it('exports no subscription for a management-group connection, and keeps the group id', () => {

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import * as sinon from 'sinon';
 import { parseConnection } from '../../src/core/connection';
 import { explainEntraError } from '../../src/core/diagnostics';
-import { exchangeForAccessToken, type EntraExchangeOptions } from '../../src/core/entra';
+import { defaultScope, exchangeForAccessToken, type EntraExchangeOptions } from '../../src/core/entra';
 import { TaskFailure } from '../../src/core/errors';
 import { TransientFailure } from '../../src/core/retry';
 import { decodeIdTokenClaims } from '../../src/core/jwt';
@@ -98,6 +98,20 @@ describe('Entra exchange', () => {
       );
     });
   }
+
+  it("asks for <resource>/.default with the resource's own trailing slash, as Microsoft's tasks and az do", () => {
+    // azure-arm-rest azure-arm-common.ts getMSALToken: `this.activeDirectoryResourceId + "/.default"`.
+    assert.equal(
+      defaultScope('https://management.core.windows.net/'),
+      'https://management.core.windows.net//.default',
+    );
+    assert.equal(defaultScope('https://management.azure.com/'), 'https://management.azure.com//.default');
+    assert.equal(defaultScope('https://graph.microsoft.com'), 'https://graph.microsoft.com/.default');
+    assert.equal(
+      defaultScope('499b84ac-1321-427f-aa17-267ca6975798'),
+      '499b84ac-1321-427f-aa17-267ca6975798/.default',
+    );
+  });
 
   it('registers the access token as a secret and reports its expiry', async () => {
     const options = exchangeOptions(new ScriptedTransport([success]));

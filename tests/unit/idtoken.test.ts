@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import * as sinon from 'sinon';
 import { TaskFailure } from '../../src/core/errors';
+import { TransientFailure } from '../../src/core/retry';
 import { requestIdToken, resolveOidcEndpoint, type IdTokenClientOptions } from '../../src/core/idtoken';
 import { NOW_SECONDS, RecordingLogger, ScriptedTransport, fakeJwt, idTokenClaims, json } from './fakes';
 
@@ -85,7 +86,7 @@ describe('idToken client', () => {
       () => resolveOidcEndpoint({ collectionUri: 'https://dev.azure.com/org', projectId: 'proj' }),
       new TaskFailure(
         'The agent did not provide System.OidcRequestUri nor System.CollectionUri with the job ids, so the task cannot ask Azure DevOps for an idToken. ' +
-          'Run the task as a step of a pipeline job on Azure DevOps Services or Azure DevOps Server 2022.1 or later, with agent 3.220 or newer.',
+          'Run the task as a step of a pipeline job on Azure DevOps Services or Azure DevOps Server 2022.1 or later, with agent 4.248.0 or newer.',
       ),
     );
   });
@@ -129,11 +130,35 @@ describe('idToken client', () => {
     );
   });
 
-  it('reports a 200 without oidcToken', async () => {
+  it('reports the no-explicit-reference answer as definitive, so it is not retried', async () => {
+    const value = `There is no explicit reference to service connection ${CONNECTION} from current stage or job.`;
+    const transport = new ScriptedTransport([json(200, { count: 1, value })]);
+    const error = await requestIdToken(options(transport), CONNECTION).catch((e: unknown) => e);
+    assert.ok(error instanceof TaskFailure && !(error instanceof TransientFailure));
+  });
+
+  it('treats a 200 without oidcToken as transient, to be asked again 2 s later as Microsoft does', async () => {
+    // azure-pipelines-tasks-common-packages common-npm-packages/azure-arm-rest azure-arm-common.ts, initOIDCToken.
     const transport = new ScriptedTransport([json(200, { token: 'x' })]);
-    assert.match(
-      await failure(requestIdToken(options(transport), CONNECTION)),
-      /without an oidcToken\. Re-run the job/,
+    const error = await requestIdToken(options(transport), CONNECTION).catch((e: unknown) => e);
+    assert.ok(error instanceof TransientFailure, String(error));
+    assert.equal(error.retryAfterMs, 2000);
+    assert.equal(error.reason, 'an answer without an oidcToken');
+    assert.match(error.message, /without an oidcToken\. Re-run the job/);
+  });
+
+  it("treats \"Can't issue ID_TOKEN for job in 'Pending' state\" as transient", async () => {
+    const message = "Can't issue ID_TOKEN for job in 'Pending' state.";
+    const transport = new ScriptedTransport([
+      json(400, { message, typeKey: 'TaskOrchestrationPlanSecurityException' }, E2E),
+    ]);
+    const error = await requestIdToken(options(transport), CONNECTION).catch((e: unknown) => e);
+    assert.ok(error instanceof TransientFailure, String(error));
+    assert.equal(error.reason, 'the job is still pending (HTTP 400)');
+    assert.equal(
+      error.message,
+      `Azure DevOps would not issue an idToken yet (HTTP 400): ${message} (x-vss-e2eid: e2e-1, x-msedge-ref: Ref A: 1). ` +
+        'Re-run the job; if it persists, report the ids above to Azure DevOps support.',
     );
   });
 

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { parseConnection } from '../../src/core/connection';
-import { planExports } from '../../src/core/plan';
+import { OUTPUT_NAMES, planExports } from '../../src/core/plan';
 
 const connection = parseConnection({
   id: 'conn-id-0000-0000-0000-000000000000',
@@ -22,6 +22,7 @@ const inputs = {
   exportIdToken: true,
   extraTokens: [],
   prefix: '',
+  exportTokenOutputs: false,
 };
 
 describe('export plan', () => {
@@ -64,5 +65,52 @@ describe('export plan', () => {
   it('names no variable twice in the same scope', () => {
     const keys = planExports(inputs).map((v) => `${v.output}:${v.name}`);
     assert.equal(new Set(keys).size, keys.length);
+  });
+
+  it('keeps tokens out of output variables unless the author opts in, since outputs leave the job', () => {
+    const outputs = planExports(inputs).filter((v) => v.output);
+    assert.deepEqual(
+      outputs.filter((v) => v.secret || [inputs.idToken, inputs.accessToken].includes(v.value)),
+      [],
+    );
+    assert.deepEqual(
+      outputs.map((v) => v.name),
+      [
+        'serviceConnectionId',
+        'clientId',
+        'azureTenantId',
+        'subscriptionId',
+        'authorityHost',
+        'oidcTokenExpiresOn',
+        'accessTokenExpiresOn',
+      ],
+    );
+  });
+
+  it('sets the token outputs as secrets when the author opts in', () => {
+    const tokens = planExports({ ...inputs, exportTokenOutputs: true }).filter((v) => v.output && v.secret);
+    assert.deepEqual(
+      tokens.map((v) => [v.name, v.value]),
+      [
+        [OUTPUT_NAMES.idToken, inputs.idToken],
+        [OUTPUT_NAMES.accessToken, inputs.accessToken],
+      ],
+    );
+    const withoutIdToken = planExports({ ...inputs, exportTokenOutputs: true, exportIdToken: false });
+    assert.deepEqual(
+      withoutIdToken.filter((v) => v.output && v.secret).map((v) => v.name),
+      [OUTPUT_NAMES.accessToken],
+    );
+  });
+
+  it("keeps the case of AzureCLI@2's servicePrincipalId and tenantId, and of nothing else", () => {
+    const preserved = planExports({ ...inputs, prefix: 'STATE_' }).filter((v) => v.preserveCase);
+    assert.deepEqual(
+      preserved.map((v) => [v.name, v.secret, v.output]),
+      [
+        ['STATE_servicePrincipalId', false, false],
+        ['STATE_tenantId', false, false],
+      ],
+    );
   });
 });

@@ -285,8 +285,10 @@ const CASES: Case[] = [
   },
   {
     rule: 'output variable names are unique',
-    edit: (m) => m.outputVariables.push({ name: 'tenantId', description: 'Again.' }),
-    expected: [`outputVariables[${TASK.outputVariables.length}].name: duplicate output variable 'tenantId'`],
+    edit: (m) => m.outputVariables.push({ name: 'azureTenantId', description: 'Again.' }),
+    expected: [
+      `outputVariables[${TASK.outputVariables.length}].name: duplicate output variable 'azureTenantId'`,
+    ],
   },
   {
     rule: 'output variables have no additional properties',
