@@ -15,6 +15,8 @@ import {
   requestLines,
   interopEmulator,
   withMismatchedSubject,
+  registerEmulatedAzCloud,
+  EMULATED_AZ_CLOUD,
 } from '../interop/support';
 
 /**
@@ -31,9 +33,6 @@ import {
  * any other local authority) and Resource Manager endpoint; the emulator's CA through REQUESTS_CA_BUNDLE (TLS is
  * verified); telemetry off, so az starts no upload process that outlives the step.
  */
-
-const CLOUD = 'EmulatedCloud';
-const MANAGEMENT_RESOURCE = 'https://management.core.windows.net/';
 
 describe('the Azure CLI in a later step signs in with the variables the task exported', function () {
   this.timeout(60_000);
@@ -64,30 +63,7 @@ describe('the Azure CLI in a later step signs in with the variables the task exp
     assert.equal(task.result?.result, 'Succeeded', describeStep(task));
 
     cloudConfig = fs.mkdtempSync(path.join(job.job.tempDirectory, 'az-cloud-'));
-    const env = { ...laterStepEnvironment(job, []), ...azSettings(cloudConfig) };
-    const register = await runCommand(
-      az,
-      [
-        'cloud',
-        'register',
-        '--name',
-        CLOUD,
-        '--endpoint-active-directory',
-        `${emulator.url}/adfs`,
-        '--endpoint-resource-manager',
-        `${emulator.url}/`,
-        '--endpoint-active-directory-resource-id',
-        MANAGEMENT_RESOURCE,
-        '--endpoint-management',
-        MANAGEMENT_RESOURCE,
-        '--endpoint-active-directory-graph-resource-id',
-        'https://graph.windows.net/',
-      ],
-      env,
-    );
-    assert.equal(register.exitCode, 0, describeStep(register));
-    const select = await runCommand(az, ['cloud', 'set', '--name', CLOUD], env);
-    assert.equal(select.exitCode, 0, describeStep(select));
+    await registerEmulatedAzCloud(az, emulator, cloudConfig, laterStepEnvironment(job, []));
   });
 
   beforeEach(() => emulator.clearRequests());
@@ -160,7 +136,7 @@ describe('the Azure CLI in a later step signs in with the variables the task exp
       })),
       [
         {
-          cloudName: CLOUD,
+          cloudName: EMULATED_AZ_CLOUD,
           id: SUBSCRIPTION_ID,
           tenantId: connection.tenantId,
           user: { name: connection.clientId, type: 'servicePrincipal' },

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DEFAULTS, type Emulator, type EmulatorConnection, type RequestLogEntry } from '../emulator';
 import { REPO_ROOT, type StepResult } from '../harness/agent';
-import { EmulatedJob, SUBSCRIPTION_ID, startEmulator } from '../harness/scenario';
+import { EmulatedJob, SUBSCRIPTION_ID, runCommand, startEmulator } from '../harness/scenario';
 
 /** What the interop suite shares: the emulator, one task run, and the env a later step gets from it. */
 
@@ -119,4 +119,49 @@ export function redact(text: string, secrets: string[] = []): string {
 /** The failure text of a step, redacted, for assertion messages. */
 export function describeStep(step: StepResult, secrets: string[] = []): string {
   return redact(`exit ${String(step.exitCode)}\nstdout: ${step.stdout}\nstderr: ${step.stderr}`, secrets);
+}
+
+/** The name of the offline Azure CLI cloud that points at the emulator. */
+export const EMULATED_AZ_CLOUD = 'EmulatedCloud';
+
+/**
+ * Registers and selects, in `configDir` (an AZURE_CONFIG_DIR), a cloud whose Active Directory and Resource Manager
+ * endpoints are the emulator's: the offline concession every az test makes (under /adfs, since MSAL Python asks
+ * login.microsoftonline.com for instance discovery for any other local authority). Throws with az's output.
+ */
+export async function registerEmulatedAzCloud(
+  az: string,
+  emulator: Emulator,
+  configDir: string,
+  env: Record<string, string>,
+): Promise<void> {
+  const managementResource = 'https://management.core.windows.net/';
+  const azEnv = {
+    ...env,
+    AZURE_CONFIG_DIR: configDir,
+    REQUESTS_CA_BUNDLE: emulator.caFile,
+    AZURE_CORE_COLLECT_TELEMETRY: 'false',
+  };
+  for (const args of [
+    [
+      'cloud',
+      'register',
+      '--name',
+      EMULATED_AZ_CLOUD,
+      '--endpoint-active-directory',
+      `${emulator.url}/adfs`,
+      '--endpoint-resource-manager',
+      `${emulator.url}/`,
+      '--endpoint-active-directory-resource-id',
+      managementResource,
+      '--endpoint-management',
+      managementResource,
+      '--endpoint-active-directory-graph-resource-id',
+      'https://graph.windows.net/',
+    ],
+    ['cloud', 'set', '--name', EMULATED_AZ_CLOUD],
+  ]) {
+    const run = await runCommand(az, args, azEnv);
+    if (run.exitCode !== 0) throw new Error(`az ${args.slice(0, 2).join(' ')} failed: ${run.stderr}`);
+  }
 }
