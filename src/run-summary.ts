@@ -70,6 +70,7 @@ export function publishRunSummary(inputs: RunSummaryInputs): void {
       jobName: tl.getVariable('System.PhaseName') || undefined,
       stageName: tl.getVariable('System.StageName') || undefined,
       deploymentJob: Boolean(tl.getVariable('Environment.Name')),
+      strategyName: tl.getVariable('Strategy.Name') || undefined,
       commandName: inputs.commandName,
       advice: [...preflightAdvice(result.claims, result.connection), ...context],
       renewer: inputs.renewer,

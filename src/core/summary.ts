@@ -33,8 +33,10 @@ export interface SummaryInputs {
   /** System.PhaseName and System.StageName, for the expressions later jobs and stages use. */
   jobName?: string;
   stageName?: string;
-  /** A deployment job reads outputs under the job's name too. */
+  /** A deployment job reads outputs under the job's name too (runOnce), or the hook's and resource's. */
   deploymentJob: boolean;
+  /** Strategy.Name in a deployment job: runOnce, rolling or canary. */
+  strategyName?: string;
   /** azure-wif-token's name on PATH for this instance. */
   commandName: string;
   advice: Advice[];
@@ -239,10 +241,12 @@ export function renderSummary(inputs: SummaryInputs): string {
   if (outputs.length > 0) {
     const step = stepReference(inputs);
     const job = inputs.jobName ?? '<job>';
-    // A deployment job's outputs carry the job's name before the step's (runOnce; learn.microsoft.com,
+    // A deployment job's outputs carry the job's name before the step's with runOnce, and
+    // <lifecycle hook>_<resource> with rolling and canary (learn.microsoft.com,
     // azure/devops/pipelines/process/deployment-jobs, "Support for output variables").
-    const path = (name: string) =>
-      inputs.deploymentJob ? `${job}.${step.name}.${name}` : `${step.name}.${name}`;
+    const rolling = inputs.strategyName !== undefined && inputs.strategyName.toLowerCase() !== 'runonce';
+    const before = inputs.deploymentJob ? `${rolling ? '<lifecycle hook>_<resource>' : job}.` : '';
+    const path = (name: string) => `${before}${step.name}.${name}`;
     lines.push(
       '### Output variables for later jobs and stages',
       '',

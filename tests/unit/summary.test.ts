@@ -79,6 +79,8 @@ function inputs(overrides: Partial<SummaryInputs> & { exportIdToken?: boolean } 
   };
 }
 
+const OUTPUT_COLUMN = 'In a later job (`variables:` of a job that `dependsOn` this one)';
+
 describe('run summary', () => {
   it('lists every plain variable the plan sets, with its value and no secret', () => {
     const summary = inputs();
@@ -178,7 +180,7 @@ describe('run summary', () => {
     );
   });
 
-  it('puts the job name before the step in a deployment job, and <job> when the agent gives none', () => {
+  it('puts the job name (runOnce) or hook and resource (rolling, canary) before the step in a deployment job, and <job> when the agent gives none', () => {
     const deployment = tableUnder(
       renderSummary(inputs({ deploymentJob: true })),
       'Output variables for later jobs and stages',
@@ -186,6 +188,14 @@ describe('run summary', () => {
     assert.equal(
       plainCell(deployment[1]['In a later job (`variables:` of a job that `dependsOn` this one)']),
       "$[ dependencies.Deploy.outputs['Deploy.azureLogin.clientId'] ]",
+    );
+    const rolling = tableUnder(
+      renderSummary(inputs({ deploymentJob: true, strategyName: 'rolling' })),
+      'Output variables for later jobs and stages',
+    );
+    assert.equal(
+      plainCell(rolling[1][OUTPUT_COLUMN]),
+      "$[ dependencies.Deploy.outputs['<lifecycle hook>_<resource>.azureLogin.clientId'] ]",
     );
     const unknown = tableUnder(
       renderSummary(inputs({ jobName: undefined })),
