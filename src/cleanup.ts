@@ -2,6 +2,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tl from 'azure-pipelines-task-lib/task';
 import { CREATED_PATHS_TASK_VARIABLE } from './agent';
+import type { RenewerRecord } from './core/summary';
+import { appendToRunSummary } from './run-summary';
 
 function createdPaths(): string[] {
   const recorded = tl.getTaskVariable(CREATED_PATHS_TASK_VARIABLE);
@@ -19,9 +21,16 @@ function isInside(child: string, parent: string): boolean {
   return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
 }
 
+/** The token-file renewer's record, for the summary. There is no renewer yet: its stop hook goes here. */
+function renewerRecord(): RenewerRecord | undefined {
+  return undefined;
+}
+
 /** Post-job step: removes the token files and directories the main step created, and says so. */
 export async function cleanup(): Promise<void> {
   const tempDirectory = tl.getVariable('Agent.TempDirectory');
+  // Before the removal, while the renewer's state is still there to read.
+  appendToRunSummary(renewerRecord(), tempDirectory);
   const paths = createdPaths();
   if (paths.length === 0) {
     console.log('Nothing to clean up: this task created no files in this job.');

@@ -1,5 +1,5 @@
 import * as tl from 'azure-pipelines-task-lib/task';
-import { version } from '../task.json';
+import { name as taskName, version } from '../task.json';
 import {
   CREATED_PATHS_TASK_VARIABLE,
   readCertConfiguration,
@@ -17,7 +17,8 @@ import type { ExportedVariable } from './core/plan';
 import { DEFAULT_RETRY_POLICY } from './core/retry';
 import { createPrivateDirectory } from './core/tokenfile';
 import { readTaskInputs } from './inputs';
-import { installTokenCommand } from './token-command';
+import { publishRunSummary } from './run-summary';
+import { commandNameFor, installTokenCommand } from './token-command';
 import { MINIMUM_AGENT_VERSION } from './core/agent-requirements';
 
 function userAgent(): string {
@@ -104,7 +105,8 @@ export async function run(): Promise<void> {
         retryPolicy: { ...DEFAULT_RETRY_POLICY, deadlineMs },
       },
     );
-    for (const variable of result.variables) setVariable(variable);
+    const exported = [...result.variables];
+    for (const variable of exported) setVariable(variable);
     if (inputs.azureCliLogin) {
       const configDirectory = await signInAzureCli({
         connection: result.connection,
@@ -114,7 +116,16 @@ export async function run(): Promise<void> {
         proxyUrl: proxy?.proxyFormattedUrl,
         logger: taskLogger,
       });
-      if (configDirectory) tl.setVariable(`${inputs.prefix}AZURE_CONFIG_DIR`, configDirectory);
+      if (configDirectory) {
+        const variable = {
+          name: `${inputs.prefix}AZURE_CONFIG_DIR`,
+          value: configDirectory,
+          secret: false,
+          output: false,
+        };
+        tl.setVariable(variable.name, variable.value);
+        exported.push(variable);
+      }
     }
     installTokenCommand(
       workDirectory,
@@ -131,6 +142,15 @@ export async function run(): Promise<void> {
         deadlineMs,
       }),
     );
+    publishRunSummary({
+      result,
+      variables: exported,
+      tempDirectory,
+      prefix: inputs.prefix,
+      exportIdToken: inputs.exportIdToken,
+      commandName: commandNameFor(inputs.prefix),
+      taskName,
+    });
     const subscription = result.connection.subscriptionId
       ? ` and subscription ${result.connection.subscriptionId}`
       : '';

@@ -52,6 +52,9 @@ export interface AcquireResult {
   federatedTokenFile: string;
   /** The idToken the exchange proved, for tools the glue signs in (registered as a secret already). */
   idToken: string;
+  /** When the Resource Manager access token and each extra resource's expire, for the run summary. */
+  accessTokenExpiresOn: Date;
+  extraTokens: Array<{ name: string; resource: string; expiresOn: Date }>;
 }
 
 export const FEDERATED_TOKEN_FILE_NAME = 'federated-token.jwt';
@@ -138,11 +141,11 @@ export async function acquire(inputs: AcquireInputs, deps: AcquireDependencies):
   logger.info(
     `Entra ID accepted the idToken; the Resource Manager access token expires ${accessToken.expiresOn.toISOString()}.`,
   );
-  const extraTokens: Array<{ name: string; token: string; expiresOn: Date }> = [];
+  const extraTokens: Array<{ name: string; resource: string; token: string; expiresOn: Date }> = [];
   for (const { name, resource } of extraResources) {
     try {
       const { token, expiresOn } = await exchange(resource);
-      extraTokens.push({ name, token, expiresOn });
+      extraTokens.push({ name, resource, token, expiresOn });
       logger.info(`Access token for ${name} (${resource}) expires ${expiresOn.toISOString()}.`);
     } catch (error) {
       if (!(error instanceof TaskFailure)) throw error;
@@ -159,6 +162,8 @@ export async function acquire(inputs: AcquireInputs, deps: AcquireDependencies):
     oidcEndpoint: endpoint,
     federatedTokenFile,
     idToken: latest.token,
+    accessTokenExpiresOn: accessToken.expiresOn,
+    extraTokens: extraTokens.map(({ name, resource, expiresOn }) => ({ name, resource, expiresOn })),
     variables: planExports({
       connection,
       oidcRequestUrl: endpoint.baseUrl,

@@ -26,28 +26,135 @@ export function describeClaims(claims: IdTokenClaims): string[] {
   ];
 }
 
-/** Warnings to show before calling Entra: a deprecated issuer, or claims that differ from the connection's record. */
-export function preflightWarnings(claims: IdTokenClaims, connection: AzureConnection): string[] {
-  const warnings: string[] = [];
+/**
+ * A finding the author should act on, with its exact fix. One source for the log (as a warning or a plain
+ * line) and for the run summary.
+ */
+export interface Advice {
+  /** A few words for the summary's list. */
+  title: string;
+  /** One sentence: what was found. */
+  cause: string;
+  /** The exact fix. */
+  fix: string;
+  /** Extra lines the summary shows (the log keeps to cause and fix). */
+  details?: string[];
+  /** warning: something will break or has a deadline; note: fine as is, but worth knowing. */
+  level: 'warning' | 'note';
+}
+
+/** The log line for a piece of advice: cause, then fix. */
+export function adviceMessage(advice: Advice): string {
+  return `${advice.cause} ${advice.fix}`;
+}
+
+const MISMATCH_FIX =
+  'Make the federated credential on the app or managed identity match the idToken; the Entra exchange below will tell whether it does.';
+
+/** Findings before calling Entra: a deprecated issuer, or claims that differ from the connection's record. */
+export function preflightAdvice(claims: IdTokenClaims, connection: AzureConnection): Advice[] {
+  const advice: Advice[] = [];
   if (AZURE_DEVOPS_ISSUER.test(claims.iss)) {
-    warnings.push(
-      `Service connection ${connection.id} uses the Azure DevOps issuer (${quoteUntrusted(claims.iss)}), which Microsoft deprecated on 2026-07-01 and retires on 2027-07-01. ` +
-        'Convert it to the Microsoft Entra issuer: Project settings > Service connections > the connection > "Convert", then update the federated credential to the new issuer and subject it shows.',
-    );
+    const organizationId = claims.iss.replace(AZURE_DEVOPS_ISSUER, '').replace(/\/+$/, '');
+    advice.push({
+      title: 'Azure DevOps issuer retires on 2027-07-01',
+      cause: `Service connection ${connection.id} uses the Azure DevOps issuer (${quoteUntrusted(claims.iss)}), which Microsoft deprecated on 2026-07-01 and retires on 2027-07-01.`,
+      fix: 'Convert it to the Microsoft Entra issuer: Project settings > Service connections > the connection > "Convert", then update the federated credential to the new issuer and subject it shows.',
+      details: [
+        `Today's federated credential: issuer ${quoteUntrusted(claims.iss)}, subject ${quoteUntrusted(claims.sub)}.`,
+        // The shape of the Entra issuer's claims; the exact values are on the connection's page after "Convert".
+        `After conversion: issuer https://login.microsoftonline.com/<your organization's Entra tenant id>/v2.0, ` +
+          `subject /eid1/c/pub/t/<tenant>/a/<app>/sc/${quoteUntrusted(organizationId || '<organization id>')}/${connection.id}.`,
+        'Add the new credential next to the old one before converting, so no run fails in between.',
+      ],
+      level: 'warning',
+    });
   }
   if (connection.expectedIssuer && connection.expectedIssuer !== claims.iss) {
-    warnings.push(
-      `The idToken's issuer '${quoteUntrusted(claims.iss)}' differs from the issuer the service connection records ('${quoteUntrusted(connection.expectedIssuer)}'). ` +
-        'Make the federated credential on the app or managed identity match the idToken; the Entra exchange below will tell whether it does.',
-    );
+    advice.push({
+      title: "The idToken's issuer differs from the connection's",
+      cause: `The idToken's issuer '${quoteUntrusted(claims.iss)}' differs from the issuer the service connection records ('${quoteUntrusted(connection.expectedIssuer)}').`,
+      fix: MISMATCH_FIX,
+      level: 'warning',
+    });
   }
   if (connection.expectedSubject && connection.expectedSubject !== claims.sub) {
-    warnings.push(
-      `The idToken's subject '${quoteUntrusted(claims.sub)}' differs from the subject the service connection records ('${quoteUntrusted(connection.expectedSubject)}'). ` +
-        'Make the federated credential on the app or managed identity match the idToken; the Entra exchange below will tell whether it does.',
-    );
+    advice.push({
+      title: "The idToken's subject differs from the connection's",
+      cause: `The idToken's subject '${quoteUntrusted(claims.sub)}' differs from the subject the service connection records ('${quoteUntrusted(connection.expectedSubject)}').`,
+      fix: MISMATCH_FIX,
+      level: 'warning',
+    });
   }
-  return warnings;
+  return advice;
+}
+
+/** Warnings to show before calling Entra (the log's view of {@link preflightAdvice}). */
+export function preflightWarnings(claims: IdTokenClaims, connection: AzureConnection): string[] {
+  return preflightAdvice(claims, connection).map(adviceMessage);
+}
+
+/** Where the step runs, as the agent's variables tell it. */
+export interface JobContext {
+  /** Agent.ContainerId: the agent sets it only for a container job's job container. */
+  containerId?: string;
+  /** Environment.Name and Strategy.Name: set in deployment jobs. */
+  environmentName?: string;
+  strategyName?: string;
+  exportIdToken: boolean;
+  /** The variablePrefix input. */
+  prefix: string;
+  /** The federated token file as this step sees it. */
+  federatedTokenFile: string;
+  /** azure-wif-token's name for this instance. */
+  commandName: string;
+}
+
+/** Findings about where the step runs and what later steps may do with its variables. */
+export function jobContextAdvice(context: JobContext): Advice[] {
+  const advice: Advice[] = [];
+  if (context.containerId) {
+    // The agent mounts Agent.TempDirectory into the job container at a different path and rewrites host
+    // paths in variables for steps in the container, never container paths for steps on the host
+    // (microsoft/azure-pipelines-agent src/Agent.Worker/ContainerOperationProvider.cs MountVolumes,
+    // src/Agent.Worker/ExecutionContext.cs TranslatePathForStepTarget). The launcher on PATH names this
+    // step's node, which exists only where this step ran.
+    advice.push({
+      title: 'Container job: paths differ between the container and the host',
+      cause:
+        `This step runs in a container job (Agent.ContainerId ${quoteUntrusted(context.containerId, 80)}): ` +
+        `the token file ${quoteUntrusted(context.federatedTokenFile)} and ${context.commandName} are where this step ran, ` +
+        'and the agent translates host paths for steps in the container but not container paths for steps on the host.',
+      fix: 'Run this task where the steps that use it run: in the container for container steps, or with `target: host` before steps that have `target: host`.',
+      level: 'warning',
+    });
+  }
+  if (context.environmentName) {
+    // "Each of the lifecycle hooks resolves into an agent job or a server job" (learn.microsoft.com,
+    // azure/devops/pipelines/yaml-schema/jobs-deployment-strategy).
+    const strategy = context.strategyName ? `, strategy ${quoteUntrusted(context.strategyName, 40)}` : '';
+    advice.push({
+      title: 'Deployment job: variables stay in this lifecycle hook',
+      cause:
+        `This step runs in a deployment job (environment ${quoteUntrusted(context.environmentName, 80)}${strategy}), ` +
+        'where each lifecycle hook (preDeploy, deploy, routeTraffic, postRouteTraffic, on) runs as its own job, so these variables reach only the later steps of this hook.',
+      fix: 'Run this task in each hook whose steps need Azure; other jobs read its outputs with the job name before the step name, as the output table shows.',
+      level: 'warning',
+    });
+  }
+  if (context.exportIdToken) {
+    advice.push({
+      title: `${context.prefix}ARM_OIDC_TOKEN can shadow Terraform's own refresh`,
+      cause:
+        `exportIdToken is on, so ${context.prefix}ARM_OIDC_TOKEN holds this step's idToken, which expires about 10 minutes after it was issued; ` +
+        'a Terraform step that maps it uses that static token instead of refreshing its own.',
+      fix:
+        `For Terraform, map \`SYSTEM_ACCESSTOKEN: $(System.AccessToken)\` instead of ${context.prefix}ARM_OIDC_TOKEN, so it refreshes through ARM_OIDC_REQUEST_URL and ARM_ADO_PIPELINE_SERVICE_CONNECTION_ID; ` +
+        'or set exportIdToken: false if no step needs the static idToken.',
+      level: 'note',
+    });
+  }
+  return advice;
 }
 
 function shellQuote(value: string): string {
@@ -72,7 +179,7 @@ export function federatedCredentialFix(claims: IdTokenClaims, connection: AzureC
   );
 }
 
-interface Advice {
+interface EntraAdvice {
   cause: string;
   remedy: (claims: IdTokenClaims | undefined, connection: AzureConnection) => string;
 }
@@ -85,7 +192,7 @@ const credentialRemedy = (claims: IdTokenClaims | undefined, connection: AzureCo
 const signatureRemedy = (): string =>
   'Re-run the job (the issuer may have just rotated its keys); if it persists, check that nothing between the agent and Azure DevOps rewrites responses, and report the ids below to Azure DevOps support.';
 
-const ENTRA_ADVICE: Record<number, Advice> = {
+const ENTRA_ADVICE: Record<number, EntraAdvice> = {
   700211: {
     cause: "No federated credential on the identity trusts the idToken's issuer",
     remedy: credentialRemedy,

@@ -45,6 +45,26 @@ describe('task glue under task-lib mocks', function () {
     assert.deepEqual(JSON.parse(step.taskVariables.AZUREWIF_CREATED_PATHS), [path.dirname(file)]);
   });
 
+  it('uploads the run summary it wrote', async () => {
+    const { runner, step, temp } = await runScenario('success');
+    assert.ok(runner.succeeded, runner.stdout);
+    const uploads = step.commands.filter((c) => c.area === 'task' && c.event === 'uploadsummary');
+    assert.equal(uploads.length, 1);
+    assert.ok(uploads[0].data.startsWith(temp + path.sep), uploads[0].data);
+    assert.ok(fs.readFileSync(uploads[0].data, 'utf8').startsWith('## Azure workload identity\n'));
+    assert.equal(step.taskVariables.AZUREWIF_SUMMARY_FILE, uploads[0].data);
+  });
+
+  it('still succeeds, with a warning, when the summary cannot be written', async () => {
+    const { runner, step } = await runScenario('summary-unwritable');
+    assert.ok(runner.succeeded, runner.stdout);
+    assert.deepEqual(step.warnings, [
+      'Could not write the run summary: ENOSPC: no space left on device, mkdtemp. The variables are set; only the summary tab is missing.',
+    ]);
+    assert.ok(!step.commands.some((c) => c.event === 'uploadsummary'));
+    assert.ok(step.variables.some((v) => v.name === 'ARM_CLIENT_ID'));
+  });
+
   it('fails naming the input when no connection is given', async () => {
     const { runner, step } = await runScenario('missing-input');
     assert.ok(runner.failed);

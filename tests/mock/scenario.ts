@@ -60,4 +60,16 @@ runner.registerMock('./core/http', {
       (request.url.includes('/oidctoken') ? answers.oidctoken : answers.token)(request),
   }),
 });
+if (scenario === 'summary-unwritable') {
+  // The summary's directory cannot be made (a full disk, say); the token directory still can.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const real = require('../../src/core/tokenfile') as typeof import('../../src/core/tokenfile');
+  runner.registerMock('./core/tokenfile', {
+    ...real,
+    createPrivateDirectory: (tempDirectory: string, prefix: string) => {
+      if (prefix === 'azure-wif-summary-') throw new Error('ENOSPC: no space left on device, mkdtemp');
+      return real.createPrivateDirectory(tempDirectory, prefix);
+    },
+  });
+}
 runner.run();

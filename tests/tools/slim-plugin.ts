@@ -89,6 +89,8 @@ export const TASK_LIB_MEMBERS_CHECKED = [
   'setSecret',
   'setTaskVariable',
   'setVariable',
+  // Writes ##vso[task.uploadsummary] through task-lib's command(), like prependPath: no stubbed module.
+  'uploadSummary',
   'warning',
 ] as const;
 
