@@ -1,11 +1,10 @@
 import { strict as assert } from 'node:assert';
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import MarkdownIt from 'markdown-it';
 import type { Emulator } from '../emulator';
-import { REPO_ROOT, secretsOf, type StepResult } from '../harness/agent';
+import { REPO_ROOT, runExecutable, secretsOf, type StepResult } from '../harness/agent';
 import { sections } from '../harness/markdown';
 import { EmulatedJob, findOnPath, startEmulator } from '../harness/scenario';
 
@@ -20,27 +19,6 @@ table { border-collapse: collapse; margin: 4px 0; } th, td { border: 1px solid #
 th { background: #f3f2f1; } code { font: 12px/1.4 "DejaVu Sans Mono", monospace; background: #f3f2f1; padding: 0 3px; overflow-wrap: anywhere; }
 td:first-child code { white-space: nowrap; word-break: normal; }
 `;
-
-function run(
-  file: string,
-  args: string[],
-  timeoutMs: number,
-): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stderr });
-    });
-  });
-}
 
 /** Width and height from a PNG's IHDR chunk. */
 function pngSize(file: string): { width: number; height: number } {
@@ -124,7 +102,7 @@ describe('run summary, rendered as Markdown and in a browser', function () {
     fs.rmSync(screenshot, { force: true });
     const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'azure-wif-chromium-'));
     try {
-      const { code, stderr } = await run(
+      const { exitCode: code, stderr } = await runExecutable(
         chromium,
         [
           '--headless',
@@ -143,6 +121,7 @@ describe('run summary, rendered as Markdown and in a browser', function () {
           '--window-size=1100,1400',
           `file://${htmlFile}`,
         ],
+        process.env as Record<string, string>,
         90_000,
       );
       assert.ok(fs.existsSync(screenshot), `chromium exited with ${code} and wrote no screenshot: ${stderr}`);
