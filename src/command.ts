@@ -10,6 +10,16 @@ import { DEFAULT_RETRY_POLICY, withRetry, type RetryPolicy } from './core/retry'
 import { quoteUntrusted } from './core/text';
 import { writeSecretFileAtomic } from './core/tokenfile';
 import { explainEntraError } from './core/diagnostics';
+import {
+  currentWindowsUser,
+  othersWithAccess,
+  parseIcacls,
+  posixOwnerOnlyProblem,
+  runProgram,
+  systemProgram,
+  type RunProgram,
+} from './core/acl';
+import { assertJobTokenDestination } from './core/job-token-origin';
 
 /**
  * azure-wif-token: fresh tokens for a later step, on demand, without the task running again.
@@ -73,7 +83,52 @@ export function parseArguments(args: string[]): Parsed {
   return parsed;
 }
 
+export interface OwnerCheckOptions {
+  platform?: NodeJS.Platform;
+  run?: RunProgram;
+  uid?: number;
+}
+
+/**
+ * The configuration says where the job access token goes, so a copy anyone else could have changed is
+ * refused: on POSIX it must be this user's with no group/other bits; on Windows its ACL may name only this
+ * user, SYSTEM and Administrators (the task's directory ACL gives exactly that).
+ */
+export function checkConfigOwnerOnly(file: string, options: OwnerCheckOptions = {}): void {
+  const platform = options.platform ?? process.platform;
+  let problem: string | undefined;
+  let fix: string;
+  if (platform === 'win32') {
+    const run = options.run ?? runProgram;
+    const owner = currentWindowsUser(run);
+    const result = run(systemProgram('icacls.exe'), [file]);
+    const others = result.status === 0 ? othersWithAccess(parseIcacls(result.stdout, file), owner) : [];
+    if (result.status !== 0) problem = `icacls could not read its permissions (exit code ${result.status})`;
+    else if (others.length > 0) problem = `${others.join(', ')} can access it besides ${owner.name}`;
+    fix = `icacls "${file}" /inheritance:r /grant:r "*${owner.sid}:F"`;
+  } else {
+    const stat = fs.statSync(file);
+    problem = posixOwnerOnlyProblem(stat, options.uid ?? process.getuid?.() ?? stat.uid);
+    fix = `chmod 600 '${file}'`;
+  }
+  if (problem) {
+    throw new TaskFailure(
+      `${COMMAND_NAME}: refuses its configuration ${file} because ${problem}, and a changed configuration could send the job access token elsewhere. ` +
+        `Re-run the AzureWorkloadIdentity task, which writes it owner-only, or, if you made it so, restrict it again: ${fix}`,
+    );
+  }
+}
+
 function readConfig(file: string): TokenCommandConfig {
+  try {
+    fs.statSync(file);
+  } catch {
+    throw new TaskFailure(
+      `${COMMAND_NAME}: cannot read its configuration ${file}. ` +
+        'Run it in a later step of the same job as the AzureWorkloadIdentity task, before the job ends.',
+    );
+  }
+  checkConfigOwnerOnly(file);
   try {
     const config = JSON.parse(fs.readFileSync(file, 'utf8')) as TokenCommandConfig;
     if (config.version !== 1) throw new Error('unknown version');
@@ -193,6 +248,7 @@ export async function runCommand(args: string[]): Promise<number> {
   try {
     const parsed = parseArguments(args);
     const config = readConfig(parsed.configFile);
+    assertJobTokenDestination(config.oidcEndpoint.baseUrl, process.env.SYSTEM_COLLECTIONURI);
     const jobAccessToken = process.env.SYSTEM_ACCESSTOKEN;
     if (!jobAccessToken) {
       throw new TaskFailure(

@@ -54,6 +54,7 @@ export async function run(): Promise<void> {
     // Recorded at once, so the post-job step cleans up even after a failure.
     tl.setTaskVariable(CREATED_PATHS_TASK_VARIABLE, JSON.stringify([workDirectory]));
     const proxy = tl.getHttpProxyConfiguration() ?? undefined;
+    if (proxy?.proxyPassword) registerSecret(proxy.proxyPassword);
     const certificates = readCertConfiguration(workDirectory);
     const requestTimeoutMs = inputs.requestTimeoutSeconds * 1000;
     const deadlineMs = inputs.overallTimeoutSeconds * 1000;
@@ -85,10 +86,11 @@ export async function run(): Promise<void> {
     if (inputs.azureCliLogin) {
       const configDirectory = await signInAzureCli({
         connection: result.connection,
-        idToken: result.idToken,
+        federatedTokenFile: result.federatedTokenFile,
         workDirectory,
         caFile: certificates?.caFile,
-        proxyUrl: proxy?.proxyFormattedUrl,
+        proxy,
+        secrets,
         logger: taskLogger,
       });
       if (configDirectory) tl.setVariable(`${inputs.prefix}AZURE_CONFIG_DIR`, configDirectory);

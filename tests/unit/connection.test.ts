@@ -120,7 +120,7 @@ describe('connection model', () => {
           scopeLevel: 'MachineLearningWorkspace',
           subscriptionId: SUBSCRIPTION,
           resourceGroupName: 'ml-rg',
-          mlWorkspaceName: 'ws',
+          mlWorkspaceName: 'ml-ws',
           mlWorkspaceLocation: 'westeurope',
         },
       }),
@@ -132,7 +132,7 @@ describe('connection model', () => {
         connection.mlWorkspaceName,
         connection.mlWorkspaceLocation,
       ],
-      [SUBSCRIPTION, 'ml-rg', 'ws', 'westeurope'],
+      [SUBSCRIPTION, 'ml-rg', 'ml-ws', 'westeurope'],
     );
   });
 
