@@ -32,11 +32,14 @@ import { assertJobTokenDestination } from './core/job-token-origin';
 
 export const USAGE = `usage: ${COMMAND_NAME} [id-token | access-token [--resource <uri>] | renew-file | exec -- <command> [args…]]`;
 
+/** The logging command that registers a secret, escaped as task-lib escapes command data (% first). */
+export function setSecretCommand(secret: string): string {
+  return `##vso[task.setsecret]${secret.replace(/%/g, '%AZP25').replace(/\r/g, '%0D').replace(/\n/g, '%0A')}`;
+}
+
 /** The agent reads logging commands on stderr too; a secret registered there never lands in $(…) output. */
 function registerSecret(secret: string): void {
-  process.stderr.write(
-    `##vso[task.setsecret]${secret.replace(/%/g, '%AZP25').replace(/\r/g, '%0D').replace(/\n/g, '%0A')}\n`,
-  );
+  process.stderr.write(`${setSecretCommand(secret)}\n`);
 }
 
 const stderrLogger: Logger = {
@@ -86,6 +89,7 @@ export function parseArguments(args: string[]): Parsed {
 export interface OwnerCheckOptions {
   platform?: NodeJS.Platform;
   run?: RunProgram;
+  env?: NodeJS.ProcessEnv;
   uid?: number;
 }
 
@@ -100,8 +104,9 @@ export function checkConfigOwnerOnly(file: string, options: OwnerCheckOptions = 
   let fix: string;
   if (platform === 'win32') {
     const run = options.run ?? runProgram;
-    const owner = currentWindowsUser(run);
-    const result = run(systemProgram('icacls.exe'), [file]);
+    const env = options.env ?? process.env;
+    const owner = currentWindowsUser(run, env);
+    const result = run(systemProgram('icacls.exe', env), [file]);
     const others = result.status === 0 ? othersWithAccess(parseIcacls(result.stdout, file), owner) : [];
     if (result.status !== 0) problem = `icacls could not read its permissions (exit code ${result.status})`;
     else if (others.length > 0) problem = `${others.join(', ')} can access it besides ${owner.name}`;
