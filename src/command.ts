@@ -20,6 +20,7 @@ import {
   type RunProgram,
 } from './core/acl';
 import { assertJobTokenDestination } from './core/job-token-origin';
+import { resolveWindowsCommand, windowsInvocation } from './core/windows-command';
 
 /**
  * azure-wif-token: fresh tokens for a later step, on demand, without the task running again.
@@ -231,9 +232,18 @@ async function execWithRenewal(source: TokenSource, first: IdToken, command: str
   schedule(first);
   try {
     return await new Promise<number>((resolve, reject) => {
-      const child = spawn(command[0], command.slice(1), {
+      // Never through a shell: on Windows a batch file goes through the quoted cmd.exe route instead.
+      const invocation =
+        process.platform === 'win32'
+          ? windowsInvocation(
+              resolveWindowsCommand(command[0], process.env, (file) => fs.existsSync(file)),
+              command.slice(1),
+              process.env.ComSpec ?? 'cmd.exe',
+            )
+          : { file: command[0], args: command.slice(1), windowsVerbatimArguments: false };
+      const child = spawn(invocation.file, invocation.args, {
         stdio: 'inherit',
-        shell: process.platform === 'win32',
+        windowsVerbatimArguments: invocation.windowsVerbatimArguments,
       });
       child.on('error', (error) =>
         reject(

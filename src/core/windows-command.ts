@@ -75,3 +75,31 @@ export function azWindowsInvocation(
   }
   return cmdInvocation(comspec, az, args);
 }
+
+/**
+ * Finds a command as cmd.exe would (the current PATH, each PATHEXT extension), so a caller can tell a batch
+ * file from a program without asking a shell. A name with a directory or an extension is taken as it is.
+ */
+export function resolveWindowsCommand(
+  command: string,
+  env: NodeJS.ProcessEnv,
+  exists: (file: string) => boolean,
+): string {
+  if (/[\\/]/.test(command) || path.win32.extname(command) !== '') return command;
+  const extensions = (env.PATHEXT ?? '.COM;.EXE;.BAT;.CMD').split(';').filter(Boolean);
+  const pathValue = env.PATH ?? env.Path ?? '';
+  for (const directory of pathValue.split(';').filter(Boolean)) {
+    for (const extension of extensions) {
+      const candidate = path.win32.join(directory, `${command}${extension.toLowerCase()}`);
+      if (exists(candidate)) return candidate;
+    }
+  }
+  return command;
+}
+
+/** How to run any command on Windows without a shell: a batch file through the quoted cmd route, else directly. */
+export function windowsInvocation(file: string, args: string[], comspec = 'cmd.exe'): Invocation {
+  return /\.(cmd|bat)$/i.test(file)
+    ? cmdInvocation(comspec, file, args)
+    : { file, args, windowsVerbatimArguments: false };
+}

@@ -116,6 +116,21 @@ describe('defences the task keeps, seen from the agent', function () {
     });
   });
 
+  describe("the job access token goes only to the job's collection", () => {
+    it('refuses a System.OidcRequestUri on another host before any request', async () => {
+      emulator.clearRequests();
+      const elsewhere = emulator.oidcRequestUri.replace('127.0.0.1', 'localhost');
+      const step = await run(EmulatedJob.forConnection(emulator, connection, { oidcRequestUri: elsewhere }));
+      assert.equal(step.result?.result, 'Failed');
+      assert.equal(
+        step.result?.message,
+        `The task will not send the job access token to '${elsewhere}': it is not under the job's collection '${emulator.collectionUri}'. ` +
+          'Run the task on an agent of the Azure DevOps organization or collection the job belongs to, and do not override System.OidcRequestUri or System.CollectionUri.',
+      );
+      assert.equal(emulator.requests.length, 0);
+    });
+  });
+
   describe('the Azure CLI sign-in', () => {
     it('never puts the idToken in any az argv: az reads it from the token file', async function () {
       if (process.platform === 'win32') this.skip();

@@ -4,6 +4,8 @@ import {
   cmdInvocation,
   escapeForCmd,
   quoteWindowsArgument,
+  resolveWindowsCommand,
+  windowsInvocation,
 } from '../../src/core/windows-command';
 
 /**
@@ -209,6 +211,47 @@ describe('Windows command lines for az without a shell', () => {
           windowsVerbatimArguments: false,
         },
       );
+    });
+  });
+
+  describe('azure-wif-token exec on Windows', () => {
+    const files = new Set(['C:\\tools\\terraform.exe', 'C:\\npm\\tfx.cmd', 'C:\\npm\\tfx.ps1']);
+    const env = { PATH: 'C:\\npm;C:\\tools', PATHEXT: '.COM;.EXE;.BAT;.CMD' };
+
+    it('finds a command by PATH and PATHEXT, in PATH order, as cmd.exe would', () => {
+      assert.equal(
+        resolveWindowsCommand('terraform', env, (f) => files.has(f)),
+        'C:\\tools\\terraform.exe',
+      );
+      assert.equal(
+        resolveWindowsCommand('tfx', env, (f) => files.has(f)),
+        'C:\\npm\\tfx.cmd',
+      );
+      assert.equal(
+        resolveWindowsCommand('python.exe', env, () => false),
+        'python.exe',
+      );
+      assert.equal(
+        resolveWindowsCommand('.\\deploy', env, () => true),
+        '.\\deploy',
+      );
+      assert.equal(
+        resolveWindowsCommand('missing', env, () => false),
+        'missing',
+      );
+    });
+
+    it('runs a program directly and a batch file through the quoted cmd route, never a shell', () => {
+      assert.deepEqual(windowsInvocation('C:\\tools\\terraform.exe', ['apply', 'a&b']), {
+        file: 'C:\\tools\\terraform.exe',
+        args: ['apply', 'a&b'],
+        windowsVerbatimArguments: false,
+      });
+      assert.deepEqual(windowsInvocation('C:\\npm\\tfx.cmd', ['a&b'], 'cmd.exe'), {
+        file: 'cmd.exe',
+        args: ['/d', '/v:off', '/s', '/c', '"C:\\npm\\tfx.cmd ^^^"a^^^&b^^^""'],
+        windowsVerbatimArguments: true,
+      });
     });
   });
 });
