@@ -132,13 +132,12 @@ describe('defences the task keeps, seen from the agent', function () {
   });
 
   describe('the Azure CLI sign-in', () => {
-    it('never puts the idToken in any az argv: az reads it from the token file', async function () {
-      if (process.platform === 'win32') this.skip();
-      // A stand-in az, first on PATH: records each call's argv, and what an @file argument holds.
-      const stub = makeTempDirectory('azure-wif-az-stub-');
-      const log = path.join(stub, 'calls.log');
+    /** A stand-in az, first on PATH: records each call's argv, what an @file argument holds, and its proxy env. */
+    function azStub(): { directory: string; log: string } {
+      const directory = makeTempDirectory('azure-wif-az-stub-');
+      const log = path.join(directory, 'calls.log');
       fs.writeFileSync(
-        path.join(stub, 'az'),
+        path.join(directory, 'az'),
         [
           '#!/bin/sh',
           `log='${log}'`,
@@ -147,11 +146,57 @@ describe('defences the task keeps, seen from the agent', function () {
           '  printf " [%s]" "$arg" >> "$log"',
           '  case "$arg" in @*) printf " {%s}" "$(cat "${arg#@}")" >> "$log" ;; esac',
           'done',
-          'printf "\\n" >> "$log"',
+          'printf " HTTPS_PROXY=%s NO_PROXY=%s\\n" "$HTTPS_PROXY" "$NO_PROXY" >> "$log"',
           '',
         ].join('\n'),
         { mode: 0o700 },
       );
+      return { directory, log };
+    }
+
+    it('hands az the agent proxy with its credentials encoded, and the bypass list as NO_PROXY', async function () {
+      if (process.platform === 'win32') this.skip();
+      const { directory, log } = azStub();
+      const job = EmulatedJob.forConnection(emulator, connection, {
+        inputs: { azureCliLogin: 'true' },
+        extra: {
+          PATH: `${directory}${path.delimiter}${process.env.PATH ?? ''}`,
+          AGENT_PROXYURL: 'http://proxy.corp.example:3128',
+          AGENT_PROXYUSERNAME: 'builder',
+          SECRET_AGENT_PROXYPASSWORD: 'p@ss/w#rd',
+          // The task's own requests bypass the (unreachable) proxy; az is only recorded.
+          AGENT_PROXYBYPASSLIST: JSON.stringify([
+            '127\\.0\\.0\\.1',
+            '.*\\.corp\\.example',
+            '(a|b)\\.example',
+          ]),
+        },
+      });
+      const step = await run(job);
+      assert.equal(step.result?.result, 'Succeeded', step.stdout);
+      const calls = fs.readFileSync(log, 'utf8').trim().split('\n');
+      assert.ok(calls.length >= 3);
+      for (const call of calls) {
+        assert.ok(
+          call.endsWith(
+            ' HTTPS_PROXY=http://builder:p%40ss%2Fw%23rd@proxy.corp.example:3128/ NO_PROXY=127.0.0.1,.corp.example',
+          ),
+          call,
+        );
+      }
+      assert.ok(
+        step.plainLines.includes(
+          "The Azure CLI goes through the agent's proxy even for (a|b)\\.example: those bypass-list entries are expressions no NO_PROXY host name can express.",
+        ),
+        step.stdout,
+      );
+      assert.ok(step.secrets.includes('p@ss/w#rd'));
+      fs.rmSync(directory, { recursive: true, force: true });
+    });
+
+    it('never puts the idToken in any az argv: az reads it from the token file', async function () {
+      if (process.platform === 'win32') this.skip();
+      const { directory: stub, log } = azStub();
       const job = EmulatedJob.forConnection(emulator, connection, {
         inputs: { azureCliLogin: 'true' },
         extra: { PATH: `${stub}${path.delimiter}${process.env.PATH ?? ''}` },
@@ -162,7 +207,7 @@ describe('defences the task keeps, seen from the agent', function () {
       const idToken = emulator.issuedIdTokens.at(-1)!;
       const calls = fs.readFileSync(log, 'utf8').trim().split('\n');
       const login = calls.find((call) => call.startsWith('call [login]'))!;
-      assert.ok(login.includes(` [--federated-token] [@${tokenFile}] {${idToken}}`), login);
+      assert.ok(login.includes(` [--federated-token] [@${tokenFile}] {${idToken}} `), login);
       // The token appears only as what the file holds ({…}), never as an argument ([…]).
       for (const call of calls) {
         for (const token of emulator.issuedIdTokens) assert.ok(!call.includes(`[${token}]`), call);
