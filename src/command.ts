@@ -272,6 +272,7 @@ export async function runCommand(args: string[]): Promise<number> {
       );
     }
     registerSecret(jobAccessToken);
+    if (process.env.AGENT_PROXYPASSWORD) registerSecret(process.env.AGENT_PROXYPASSWORD);
     const source = new TokenSource(config, jobAccessToken);
     switch (parsed.action) {
       case 'id-token': {

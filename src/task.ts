@@ -14,6 +14,7 @@ import { commandConfig } from './core/command-config';
 import { TaskFailure } from './core/errors';
 import { createTransport } from './core/http';
 import { DEFAULT_RETRY_POLICY } from './core/retry';
+import { redact } from './core/text';
 import { createPrivateDirectory } from './core/tokenfile';
 import { readTaskInputs } from './inputs';
 import { installTokenCommand } from './token-command';
@@ -28,8 +29,8 @@ function failureMessage(error: unknown, secrets: string[]): string {
       ? error.message
       : `The task failed unexpectedly: ${error instanceof Error ? error.message : String(error)}. ` +
         "Re-run with system.debug=true and report the log (it holds no secrets) to the task's issue tracker.";
-  // The agent masks registered secrets too; this keeps them out even where it would not.
-  return secrets.reduce((text, secret) => text.split(secret).join('***'), message);
+  // The agent masks registered secrets too; this keeps them (and anything shaped like a token) out even where it would not.
+  return redact(message, secrets);
 }
 
 /** The task's main step: read the agent's inputs, acquire, write the variables. */
