@@ -147,6 +147,7 @@ describe('defences the task keeps, seen from the agent', function () {
           '  case "$arg" in @*) printf " {%s}" "$(cat "${arg#@}")" >> "$log" ;; esac',
           'done',
           'printf " HTTPS_PROXY=%s NO_PROXY=%s\\n" "$HTTPS_PROXY" "$NO_PROXY" >> "$log"',
+          `env >> '${log}.env'`,
           '',
         ].join('\n'),
         { mode: 0o700 },
@@ -194,7 +195,7 @@ describe('defences the task keeps, seen from the agent', function () {
       fs.rmSync(directory, { recursive: true, force: true });
     });
 
-    it('never puts the idToken in any az argv: az reads it from the token file', async function () {
+    it('never puts the idToken in any az argv, nor a token in its environment: az reads the token file', async function () {
       if (process.platform === 'win32') this.skip();
       const { directory: stub, log } = azStub();
       const job = EmulatedJob.forConnection(emulator, connection, {
@@ -212,6 +213,10 @@ describe('defences the task keeps, seen from the agent', function () {
       for (const call of calls) {
         for (const token of emulator.issuedIdTokens) assert.ok(!call.includes(`[${token}]`), call);
         assert.ok(!call.replace(/\{[^}]*\}/g, '').includes('eyJ'), call);
+      }
+      const env = fs.readFileSync(`${log}.env`, 'utf8');
+      for (const secret of [...emulator.issuedIdTokens, emulator.options.jobAccessToken!]) {
+        assert.ok(!env.includes(secret), 'a token reached az through its environment');
       }
       fs.rmSync(stub, { recursive: true, force: true });
     });
