@@ -4,14 +4,10 @@ import * as path from 'node:path';
 import type { AzureConnection } from './core/connection';
 import { TaskFailure } from './core/errors';
 import type { Logger } from './core/logger';
+import { proxyEnvironment, type AgentProxy } from './core/proxy-env';
 import { quoteUntrusted } from './core/text';
+import { azWindowsInvocation, type Invocation } from './core/windows-command';
 
-/** Clouds the Azure CLI knows by name, when the connection uses their standard authority. */
-const AZ_CLOUDS: Record<string, string> = {
-  'https://login.microsoftonline.com/': 'AzureCloud',
-  'https://login.chinacloudapi.cn/': 'AzureChinaCloud',
-  'https://login.microsoftonline.us/': 'AzureUSGovernment',
-};
 const CUSTOM_CLOUD = 'AzureWorkloadIdentity';
 const DEFAULT_REMEDY =
   'Check that the agent has a working Azure CLI (az version), or turn azureCliLogin off and sign in in a script step.';
@@ -32,16 +28,24 @@ export function findOnPath(command: string, env: NodeJS.ProcessEnv = process.env
   return undefined;
 }
 
+/** How az is started: directly on POSIX; on Windows never through a shell (see core/windows-command). */
+export function azInvocation(az: string, args: string[], platform = process.platform): Invocation {
+  if (platform !== 'win32') return { file: az, args, windowsVerbatimArguments: false };
+  return azWindowsInvocation(az, args, (file) => fs.existsSync(file), process.env.ComSpec ?? 'cmd.exe');
+}
+
 function runAz(
   az: string,
   args: string[],
   env: NodeJS.ProcessEnv,
 ): Promise<{ code: number; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(az, args, {
+    const invocation = azInvocation(az, args);
+    const child = spawn(invocation.file, invocation.args, {
       env,
       stdio: ['ignore', 'ignore', 'pipe'],
-      shell: process.platform === 'win32',
+      windowsVerbatimArguments: invocation.windowsVerbatimArguments,
+      windowsHide: true,
     });
     const stderr: Buffer[] = [];
     child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
@@ -50,14 +54,74 @@ function runAz(
   });
 }
 
+/**
+ * The clouds az knows by name, keyed by the connection's `environment` as Microsoft's AzureCLI@2 does
+ * (microsoft/azure-pipelines-tasks Tasks/AzureCLIV2/azureclitask.ts, setAzureCloudBasedOnServiceEndpoint:
+ * `az cloud set -n <environment>`), so az keeps the cloud's own storage, Key Vault and other suffixes.
+ * The authorities are the ones az's built-in cloud signs in at; a connection that names such a cloud but
+ * points its authority elsewhere is treated as a custom cloud, or az would sign in where the task did not.
+ */
+const AZ_CLOUDS: Record<string, { name: string; authorities: string[] }> = {
+  azurecloud: {
+    name: 'AzureCloud',
+    authorities: ['login.microsoftonline.com', 'login.windows.net', 'login.microsoft.com', 'sts.windows.net'],
+  },
+  azurechinacloud: {
+    name: 'AzureChinaCloud',
+    authorities: ['login.chinacloudapi.cn', 'login.partner.microsoftonline.cn'],
+  },
+  azureusgovernment: {
+    name: 'AzureUSGovernment',
+    authorities: ['login.microsoftonline.us', 'login.usgovcloudapi.net'],
+  },
+  azuregermancloud: { name: 'AzureGermanCloud', authorities: ['login.microsoftonline.de'] },
+};
+
+/** The az commands that select the connection's cloud: by name where az knows it, else a registered one. */
+export function cloudCommands(connection: AzureConnection): Array<{ what: string; args: string[] }> {
+  const known = AZ_CLOUDS[connection.cloud.name.toLowerCase()];
+  const authority = new URL(connection.cloud.authorityHost);
+  if (known && authority.pathname === '/' && known.authorities.includes(authority.hostname.toLowerCase())) {
+    return [{ what: `select the cloud ${known.name}`, args: ['cloud', 'set', '--name', known.name] }];
+  }
+  const audience = connection.cloud.resourceManager.replace(/\/*$/, '/');
+  return [
+    {
+      what: "register the connection's cloud",
+      args: [
+        'cloud',
+        'register',
+        '--name',
+        CUSTOM_CLOUD,
+        '--endpoint-active-directory',
+        connection.cloud.authorityHost.replace(/\/+$/, ''),
+        '--endpoint-resource-manager',
+        (connection.resourceManagerUrl ?? connection.cloud.resourceManager).replace(/\/+$/, ''),
+        // The audience the task itself asks for, its own trailing slash kept (never doubled).
+        '--endpoint-active-directory-resource-id',
+        audience,
+        '--endpoint-management',
+        audience,
+        // Named so az does not go looking for the cloud's metadata to fill it in.
+        '--endpoint-active-directory-graph-resource-id',
+        'https://graph.windows.net/',
+      ],
+    },
+    { what: "select the connection's cloud", args: ['cloud', 'set', '--name', CUSTOM_CLOUD] },
+  ];
+}
+
 export interface AzureCliSignIn {
   connection: AzureConnection;
-  idToken: string;
+  /** The federated token file (owner-only): az reads the idToken from it, so no argv ever holds it. */
+  federatedTokenFile: string;
   workDirectory: string;
   /** CA bundle (system roots plus the agent's CA) for az's Python TLS stack. */
   caFile?: string;
-  /** The agent proxy as a URL (with credentials), for az's own requests only. */
-  proxyUrl?: string;
+  /** The agent proxy, for az's own requests only. */
+  proxy?: AgentProxy;
+  /** Every secret registered so far, masked in what az prints before it is quoted. */
+  secrets?: readonly string[];
   logger: Logger;
 }
 
@@ -84,41 +148,27 @@ export async function signInAzureCli(options: AzureCliSignIn): Promise<string | 
     AZURE_CORE_ONLY_SHOW_ERRORS: 'true',
   };
   if (options.caFile) env.REQUESTS_CA_BUNDLE = options.caFile;
-  if (options.proxyUrl) env.HTTPS_PROXY = options.proxyUrl;
+  if (options.proxy) {
+    const { env: proxyEnv, untranslated } = proxyEnvironment(options.proxy);
+    Object.assign(env, proxyEnv);
+    if (untranslated.length > 0) {
+      options.logger.info(
+        `The Azure CLI goes through the agent's proxy even for ${untranslated.join(', ')}: those bypass-list entries are expressions no NO_PROXY host name can express.`,
+      );
+    }
+  }
+  const secrets = [...(options.secrets ?? [])];
+  // az may print the proxy URL, where the password appears percent-encoded.
+  if (options.proxy?.proxyPassword) secrets.push(encodeURIComponent(options.proxy.proxyPassword));
   const run = async (what: string, args: string[], remedy = DEFAULT_REMEDY) => {
     const { code, stderr } = await runAz(az, args, env);
     if (code !== 0) {
-      const said = quoteUntrusted(stderr.split(/\r?\n/).filter(Boolean).slice(-3).join(' '), 600);
+      // Masked before it is cut (quoteUntrusted does both), so no token's prefix survives the cut.
+      const said = quoteUntrusted(stderr.split(/\r?\n/).filter(Boolean).slice(-3).join(' '), 600, secrets);
       throw new TaskFailure(`The Azure CLI could not ${what} (az exited with ${code}: ${said}). ${remedy}`);
     }
   };
-  const knownCloud = AZ_CLOUDS[connection.cloud.authorityHost];
-  if (knownCloud) {
-    await run(`select the cloud ${knownCloud}`, ['cloud', 'set', '--name', knownCloud]);
-  } else {
-    await run("register the connection's cloud", [
-      'cloud',
-      'register',
-      '--name',
-      CUSTOM_CLOUD,
-      '--endpoint-active-directory',
-      connection.cloud.authorityHost.replace(/\/+$/, ''),
-      '--endpoint-resource-manager',
-      (connection.resourceManagerUrl ?? connection.cloud.resourceManager).replace(/\/+$/, ''),
-      '--endpoint-active-directory-resource-id',
-      connection.cloud.resourceManager.endsWith('/')
-        ? connection.cloud.resourceManager
-        : `${connection.cloud.resourceManager}/`,
-      '--endpoint-management',
-      connection.cloud.resourceManager.endsWith('/')
-        ? connection.cloud.resourceManager
-        : `${connection.cloud.resourceManager}/`,
-      // Named so az does not go looking for the cloud's metadata to fill it in.
-      '--endpoint-active-directory-graph-resource-id',
-      'https://graph.windows.net/',
-    ]);
-    await run("select the connection's cloud", ['cloud', 'set', '--name', CUSTOM_CLOUD]);
-  }
+  for (const { what, args } of cloudCommands(connection)) await run(what, args);
   await run(`sign in as ${connection.clientId}`, [
     'login',
     '--service-principal',
@@ -126,8 +176,10 @@ export async function signInAzureCli(options: AzureCliSignIn): Promise<string | 
     connection.clientId,
     '--tenant',
     connection.tenantId,
+    // az reads `@<file>` as the file's content (measured with azure-cli 2.45, REFERENCE §5): argv, which
+    // /proc/<pid>/cmdline shows every local user, never holds the token.
     '--federated-token',
-    options.idToken,
+    `@${options.federatedTokenFile}`,
     '--allow-no-subscriptions',
     '--output',
     'none',

@@ -10,6 +10,17 @@ import { DEFAULT_RETRY_POLICY, withRetry, type RetryPolicy } from './core/retry'
 import { quoteUntrusted } from './core/text';
 import { writeSecretFileAtomic } from './core/tokenfile';
 import { explainEntraError } from './core/diagnostics';
+import {
+  currentWindowsUser,
+  othersWithAccess,
+  parseIcacls,
+  posixOwnerOnlyProblem,
+  runProgram,
+  systemProgram,
+  type RunProgram,
+} from './core/acl';
+import { assertJobTokenDestination } from './core/job-token-origin';
+import { resolveWindowsCommand, windowsInvocation } from './core/windows-command';
 
 /**
  * azure-wif-token: fresh tokens for a later step, on demand, without the task running again.
@@ -22,6 +33,11 @@ import { explainEntraError } from './core/diagnostics';
 
 export const USAGE = `usage: ${COMMAND_NAME} [id-token | access-token [--resource <uri>] | renew-file | exec -- <command> [args…]]`;
 
+/** The logging command that registers a secret, escaped as task-lib escapes command data (% first). */
+export function setSecretCommand(secret: string): string {
+  return `##vso[task.setsecret]${secret.replace(/%/g, '%AZP25').replace(/\r/g, '%0D').replace(/\n/g, '%0A')}`;
+}
+
 /**
  * Where secret registrations and progress go. The agent reads logging commands on a Node task's stderr too
  * (azure-pipelines-agent src/Agent.Worker/Handlers/NodeHandler.cs, OnDataReceived for both streams), and in a
@@ -32,9 +48,7 @@ export const USAGE = `usage: ${COMMAND_NAME} [id-token | access-token [--resourc
 let logStream: NodeJS.WritableStream = process.stderr;
 
 function registerSecret(secret: string): void {
-  logStream.write(
-    `##vso[task.setsecret]${secret.replace(/%/g, '%AZP25').replace(/\r/g, '%0D').replace(/\n/g, '%0A')}\n`,
-  );
+  logStream.write(`${setSecretCommand(secret)}\n`);
 }
 
 const stderrLogger: Logger = {
@@ -81,7 +95,54 @@ export function parseArguments(args: string[]): Parsed {
   return parsed;
 }
 
+export interface OwnerCheckOptions {
+  platform?: NodeJS.Platform;
+  run?: RunProgram;
+  env?: NodeJS.ProcessEnv;
+  uid?: number;
+}
+
+/**
+ * The configuration says where the job access token goes, so a copy anyone else could have changed is
+ * refused: on POSIX it must be this user's with no group/other bits; on Windows its ACL may name only this
+ * user, SYSTEM and Administrators (the task's directory ACL gives exactly that).
+ */
+export function checkConfigOwnerOnly(file: string, options: OwnerCheckOptions = {}): void {
+  const platform = options.platform ?? process.platform;
+  let problem: string | undefined;
+  let fix: string;
+  if (platform === 'win32') {
+    const run = options.run ?? runProgram;
+    const env = options.env ?? process.env;
+    const owner = currentWindowsUser(run, env);
+    const result = run(systemProgram('icacls.exe', env), [file]);
+    const others = result.status === 0 ? othersWithAccess(parseIcacls(result.stdout, file), owner) : [];
+    if (result.status !== 0) problem = `icacls could not read its permissions (exit code ${result.status})`;
+    else if (others.length > 0) problem = `${others.join(', ')} can access it besides ${owner.name}`;
+    fix = `icacls "${file}" /inheritance:r /grant:r "*${owner.sid}:F"`;
+  } else {
+    const stat = fs.statSync(file);
+    problem = posixOwnerOnlyProblem(stat, options.uid ?? process.getuid?.() ?? stat.uid);
+    fix = `chmod 600 '${file}'`;
+  }
+  if (problem) {
+    throw new TaskFailure(
+      `${COMMAND_NAME}: refuses its configuration ${file} because ${problem}, and a changed configuration could send the job access token elsewhere. ` +
+        `Re-run the AzureWorkloadIdentity task, which writes it owner-only, or, if you made it so, restrict it again: ${fix}`,
+    );
+  }
+}
+
 function readConfig(file: string): TokenCommandConfig {
+  try {
+    fs.statSync(file);
+  } catch {
+    throw new TaskFailure(
+      `${COMMAND_NAME}: cannot read its configuration ${file}. ` +
+        'Run it in a later step of the same job as the AzureWorkloadIdentity task, before the job ends.',
+    );
+  }
+  checkConfigOwnerOnly(file);
   try {
     const config = JSON.parse(fs.readFileSync(file, 'utf8')) as TokenCommandConfig;
     if (config.version !== 1) throw new Error('unknown version');
@@ -179,9 +240,18 @@ async function execWithRenewal(source: TokenSource, first: IdToken, command: str
   schedule(first);
   try {
     return await new Promise<number>((resolve, reject) => {
-      const child = spawn(command[0], command.slice(1), {
+      // Never through a shell: on Windows a batch file goes through the quoted cmd.exe route instead.
+      const invocation =
+        process.platform === 'win32'
+          ? windowsInvocation(
+              resolveWindowsCommand(command[0], process.env, (file) => fs.existsSync(file)),
+              command.slice(1),
+              process.env.ComSpec ?? 'cmd.exe',
+            )
+          : { file: command[0], args: command.slice(1), windowsVerbatimArguments: false };
+      const child = spawn(invocation.file, invocation.args, {
         stdio: 'inherit',
-        shell: process.platform === 'win32',
+        windowsVerbatimArguments: invocation.windowsVerbatimArguments,
       });
       child.on('error', (error) =>
         reject(
@@ -202,6 +272,7 @@ export async function runCommand(args: string[]): Promise<number> {
     const parsed = parseArguments(args);
     logStream = parsed.action === 'renew-file' || parsed.action === 'exec' ? process.stdout : process.stderr;
     const config = readConfig(parsed.configFile);
+    assertJobTokenDestination(config.oidcEndpoint.baseUrl, process.env.SYSTEM_COLLECTIONURI);
     const jobAccessToken = process.env.SYSTEM_ACCESSTOKEN;
     if (!jobAccessToken) {
       throw new TaskFailure(
@@ -210,6 +281,7 @@ export async function runCommand(args: string[]): Promise<number> {
       );
     }
     registerSecret(jobAccessToken);
+    if (process.env.AGENT_PROXYPASSWORD) registerSecret(process.env.AGENT_PROXYPASSWORD);
     const source = new TokenSource(config, jobAccessToken);
     switch (parsed.action) {
       case 'id-token': {

@@ -15,6 +15,7 @@ import { TaskFailure } from './core/errors';
 import { createTransport } from './core/http';
 import type { ExportedVariable } from './core/plan';
 import { DEFAULT_RETRY_POLICY } from './core/retry';
+import { redact } from './core/text';
 import { createPrivateDirectory } from './core/tokenfile';
 import { readTaskInputs } from './inputs';
 import { publishRunSummary } from './run-summary';
@@ -31,8 +32,8 @@ function failureMessage(error: unknown, secrets: string[]): string {
       ? error.message
       : `The task failed unexpectedly: ${error instanceof Error ? error.message : String(error)}. ` +
         "Re-run with system.debug=true and report the log (it holds no secrets) to the task's issue tracker.";
-  // The agent masks registered secrets too; this keeps them out even where it would not.
-  return secrets.reduce((text, secret) => text.split(secret).join('***'), message);
+  // The agent masks registered secrets too; this keeps them (and anything shaped like a token) out even where it would not.
+  return redact(message, secrets);
 }
 
 /**
@@ -79,6 +80,7 @@ export async function run(): Promise<void> {
     // Recorded at once, so the post-job step cleans up even after a failure.
     tl.setTaskVariable(CREATED_PATHS_TASK_VARIABLE, JSON.stringify([workDirectory]));
     const proxy = tl.getHttpProxyConfiguration() ?? undefined;
+    if (proxy?.proxyPassword) registerSecret(proxy.proxyPassword);
     const certificates = readCertConfiguration(workDirectory);
     const requestTimeoutMs = inputs.requestTimeoutSeconds * 1000;
     const deadlineMs = inputs.overallTimeoutSeconds * 1000;
@@ -110,10 +112,11 @@ export async function run(): Promise<void> {
     if (inputs.azureCliLogin) {
       const configDirectory = await signInAzureCli({
         connection: result.connection,
-        idToken: result.idToken,
+        federatedTokenFile: result.federatedTokenFile,
         workDirectory,
         caFile: certificates?.caFile,
-        proxyUrl: proxy?.proxyFormattedUrl,
+        proxy,
+        secrets,
         logger: taskLogger,
       });
       if (configDirectory) {

@@ -16,6 +16,7 @@ import type { Logger } from './logger';
 import { planExports, type ExportedVariable } from './plan';
 import { systemClock, withRetry, type RetryClock, type RetryPolicy } from './retry';
 import { writeSecretFileAtomic } from './tokenfile';
+import { assertJobTokenDestination } from './job-token-origin';
 import { discoverAzureStackCloud } from './azurestack';
 import { parseResources } from './resources';
 import { MINIMUM_AGENT_VERSION } from './agent-requirements';
@@ -73,6 +74,7 @@ export async function acquire(inputs: AcquireInputs, deps: AcquireDependencies):
     );
   }
   const endpoint = resolveOidcEndpoint(inputs.oidc);
+  assertJobTokenDestination(endpoint.baseUrl, inputs.oidc.collectionUri);
   if (connection.cloud.metadataUrl) {
     const stack = connection.cloud;
     connection.cloud = await withRetry(

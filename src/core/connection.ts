@@ -1,4 +1,5 @@
 import { TaskFailure } from './errors';
+import { quoteUntrusted } from './text';
 
 /** What the agent hands a task about an AzureRM service connection, as plain values. */
 export interface ServiceConnectionFields {
@@ -134,28 +135,98 @@ function withoutTrailingSlash(url: string): string {
   return url.replace(/\/+$/, '');
 }
 
+/**
+ * The characters an Azure endpoint's URL is made of. Anything else (whitespace, quotes, `&|<>^%!`, a query)
+ * has no place in an authority or a resource id, and would reach az's command line and the variables later
+ * steps read.
+ */
+const SAFE_URL = /^https:\/\/[A-Za-z0-9.\-_~:/[\]]+$/;
+
 function httpsUrl(value: string, field: string, connectionId: string): string {
   let parsed: URL;
   try {
     parsed = new URL(value);
   } catch {
     throw new TaskFailure(
-      `Service connection ${connectionId} has an invalid ${field} '${value}': it is not a URL. ` +
+      `Service connection ${connectionId} has an invalid ${field} '${quoteUntrusted(value, 200)}': it is not a URL. ` +
         `Edit the service connection and set ${field} to an https URL such as https://login.microsoftonline.com/.`,
     );
   }
   if (parsed.protocol !== 'https:') {
     throw new TaskFailure(
-      `Service connection ${connectionId} has ${field} '${value}', which is not https; Entra ID clients refuse plain http. ` +
+      `Service connection ${connectionId} has ${field} '${quoteUntrusted(value, 200)}', which is not https; Entra ID clients refuse plain http. ` +
         `Edit the service connection and set ${field} to an https URL.`,
+    );
+  }
+  if (!SAFE_URL.test(parsed.href) || parsed.username !== '' || parsed.password !== '' || /[?#]/.test(value)) {
+    throw new TaskFailure(
+      `Service connection ${connectionId} has ${field} '${quoteUntrusted(value, 200)}', which holds characters an Azure endpoint URL never has (it may use only letters, digits and - . _ ~ : /). ` +
+        `Edit the service connection and set ${field} to the endpoint's plain https URL, such as https://login.microsoftonline.com/.`,
     );
   }
   return parsed.toString();
 }
 
-/** An https URL as the connection wrote it (checked, not normalised: a trailing slash is meaningful). */
+/**
+ * An https URL as the connection wrote it (checked, not normalised: a trailing slash is meaningful). The
+ * characters are checked on the text itself too, since URL parsing drops tabs and newlines it would keep.
+ */
 function httpsUrlVerbatim(value: string, field: string, connectionId: string): string {
-  httpsUrl(value, field, connectionId);
+  const normalised = httpsUrl(value, field, connectionId);
+  return SAFE_URL.test(value) ? value : normalised;
+}
+
+interface NameRule {
+  pattern: RegExp;
+  rule: string;
+  example: string;
+}
+
+/** Azure's naming rules for the fields that name Azure resources (learn.microsoft.com, "Naming rules and restrictions for Azure resources"). */
+const NAME_RULES: Record<string, NameRule> = {
+  subscriptionId: {
+    pattern: /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i,
+    rule: 'is not a GUID',
+    example: "the subscription's id (a GUID) as the Azure portal shows it",
+  },
+  managementGroupId: {
+    pattern: /^[A-Za-z0-9_().-]{0,89}[A-Za-z0-9_()-]$/,
+    rule: 'is not a management group id (1 to 90 letters, digits, - _ ( ) or ., not ending in .)',
+    example: "the management group's id (not its display name)",
+  },
+  resourceGroupName: {
+    pattern: /^[\p{L}\p{N}_().-]{0,89}[\p{L}\p{N}_()-]$/u,
+    rule: 'is not a resource group name (1 to 90 letters, digits, - _ ( ) or ., not ending in .)',
+    example: "the workspace's resource group name",
+  },
+  mlWorkspaceName: {
+    pattern: /^[A-Za-z0-9][A-Za-z0-9_-]{2,32}$/,
+    rule: 'is not a Machine Learning workspace name (3 to 33 letters, digits, - or _, starting with a letter or digit)',
+    example: "the workspace's name",
+  },
+  mlWorkspaceLocation: {
+    pattern: /^[A-Za-z0-9 ]{1,50}$/,
+    rule: 'is not an Azure region (letters and digits, such as westeurope)',
+    example: "the workspace's region, such as westeurope",
+  },
+  environment: {
+    pattern: /^[A-Za-z][A-Za-z0-9]{0,63}$/,
+    rule: 'is not an Azure environment name (letters and digits, such as AzureCloud)',
+    example: 'AzureCloud, AzureChinaCloud, AzureUSGovernment or AzureStack',
+  },
+};
+
+/** A data field that names an Azure resource, checked against Azure's rules for that name. */
+function namedField(fields: ServiceConnectionFields, key: keyof typeof NAME_RULES): string | undefined {
+  const value = lookup(fields.data, key);
+  if (value === undefined) return undefined;
+  const { pattern, rule, example } = NAME_RULES[key];
+  if (!pattern.test(value)) {
+    throw new TaskFailure(
+      `Service connection ${fields.id} has the ${key} '${quoteUntrusted(value, 120)}', which ${rule}. ` +
+        `Edit the service connection and set ${key} to ${example}.`,
+    );
+  }
   return value;
 }
 
@@ -183,7 +254,7 @@ function nonWifMessage(
 }
 
 function resolveCloud(fields: ServiceConnectionFields): Cloud {
-  const name = lookup(fields.data, 'environment') ?? 'AzureCloud';
+  const name = namedField(fields, 'environment') ?? 'AzureCloud';
   const known = KNOWN_CLOUDS[name.toLowerCase()];
   const authorityOverride =
     lookup(fields.data, 'activeDirectoryAuthority') ?? lookup(fields.data, 'environmentAuthorityUrl');
@@ -195,24 +266,24 @@ function resolveCloud(fields: ServiceConnectionFields): Cloud {
   // identity connection (azure-arm-rest azure-arm-endpoint.ts, getEndpoint): the connection's URL, outside Azure
   // Stack; the resource id data field or Azure Stack's metadata there.
   const isAzureStack = name.toLowerCase() === 'azurestack';
-  const resourceManager =
-    !isAzureStack && fields.url
-      ? httpsUrlVerbatim(fields.url, 'url', fields.id)
-      : resourceOverride
-        ? httpsUrlVerbatim(resourceOverride, 'activeDirectoryServiceEndpointResourceId', fields.id)
-        : known?.resourceManager;
-  const graphOverride = lookup(fields.data, 'microsoftGraphUrl');
-  const keyVaultOverride = lookup(fields.data, 'AzureKeyVaultServiceEndpointResourceId');
+  const url = fields.url ? httpsUrlVerbatim(fields.url, 'url', fields.id) : undefined;
+  // Checked even where the URL wins, so a malformed field is reported rather than silently ignored.
+  const resourceId = resourceOverride
+    ? httpsUrlVerbatim(resourceOverride, 'activeDirectoryServiceEndpointResourceId', fields.id)
+    : undefined;
+  const resourceManager = !isAzureStack && url ? url : (resourceId ?? known?.resourceManager);
+  const graphOverride = checkedUrl(fields, 'microsoftGraphUrl');
+  const keyVaultOverride = checkedUrl(fields, 'AzureKeyVaultServiceEndpointResourceId');
   const dataPlanes = {
     graph: graphOverride ? withoutTrailingSlash(graphOverride) : known?.graph,
     keyVault: keyVaultOverride ? withoutTrailingSlash(keyVaultOverride) : known?.keyVault,
     storage: known?.storage,
     devops: known?.devops,
   };
-  if ((!authorityOverride || !resourceOverride) && isAzureStack && fields.url) {
+  if ((!authorityOverride || !resourceOverride) && isAzureStack && url) {
     // As Microsoft's tasks do (azure-arm-rest azure-arm-endpoint.ts, AzureRMEndpoint.getEndpoint): when
     // either the authority or the audience is missing, Azure Stack Hub's metadata names both.
-    const metadataUrl = `${withTrailingSlash(httpsUrl(fields.url, 'url', fields.id))}metadata/endpoints?api-version=2015-01-01`;
+    const metadataUrl = `${withTrailingSlash(url)}metadata/endpoints?api-version=2015-01-01`;
     return { name, authorityHost: '', resourceManager: '', ...dataPlanes, metadataUrl };
   }
   if (!authorityHost || !resourceManager) {
@@ -228,6 +299,11 @@ function resolveCloud(fields: ServiceConnectionFields): Cloud {
     terraformEnvironment: known?.terraformEnvironment,
     ...dataPlanes,
   };
+}
+
+function checkedUrl(fields: ServiceConnectionFields, key: string): string | undefined {
+  const value = lookup(fields.data, key);
+  return value === undefined ? undefined : httpsUrl(value, key, fields.id);
 }
 
 function parseScopeLevel(value: string | undefined, connectionId: string): ScopeLevel {
@@ -279,16 +355,16 @@ export function parseConnection(fields: ServiceConnectionFields): AzureConnectio
     expectedSubject: lookup(fields.authParameters, 'workloadIdentityFederationSubject'),
   };
   if (scopeLevel === 'Subscription') {
-    connection.subscriptionId = lookup(fields.data, 'subscriptionId');
+    connection.subscriptionId = namedField(fields, 'subscriptionId');
     connection.subscriptionName = lookup(fields.data, 'subscriptionName');
   } else if (scopeLevel === 'ManagementGroup') {
-    connection.managementGroupId = lookup(fields.data, 'managementGroupId');
+    connection.managementGroupId = namedField(fields, 'managementGroupId');
   } else {
     // A workspace lives in a subscription; tools that act on it (az ml, the SDKs) need both.
-    connection.subscriptionId = lookup(fields.data, 'subscriptionId');
-    connection.resourceGroupName = lookup(fields.data, 'resourceGroupName');
-    connection.mlWorkspaceName = lookup(fields.data, 'mlWorkspaceName');
-    connection.mlWorkspaceLocation = lookup(fields.data, 'mlWorkspaceLocation');
+    connection.subscriptionId = namedField(fields, 'subscriptionId');
+    connection.resourceGroupName = namedField(fields, 'resourceGroupName');
+    connection.mlWorkspaceName = namedField(fields, 'mlWorkspaceName');
+    connection.mlWorkspaceLocation = namedField(fields, 'mlWorkspaceLocation');
   }
   return connection;
 }

@@ -1,12 +1,35 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { restrictDirectoryToOwner, runProgram, type RunProgram } from './acl';
 
-/** A directory only this user can read, under the agent's per-job temp directory. */
-export function createPrivateDirectory(tempDirectory: string, prefix: string): string {
+export interface PrivateDirectoryOptions {
+  platform?: NodeJS.Platform;
+  /** Runs icacls/whoami on Windows; injectable so the exact calls are tested on any platform. */
+  run?: RunProgram;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * A directory only this user can read, under the agent's per-job temp directory: mode 0700, and on Windows
+ * (where modes do nothing) an ACL naming only this user, which everything made in it inherits.
+ */
+export function createPrivateDirectory(
+  tempDirectory: string,
+  prefix: string,
+  options: PrivateDirectoryOptions = {},
+): string {
   fs.mkdirSync(tempDirectory, { recursive: true });
   const directory = fs.mkdtempSync(path.join(tempDirectory, prefix));
   fs.chmodSync(directory, 0o700);
+  if ((options.platform ?? process.platform) === 'win32') {
+    try {
+      restrictDirectoryToOwner(directory, options.run ?? runProgram, options.env ?? process.env);
+    } catch (error) {
+      fs.rmSync(directory, { recursive: true, force: true });
+      throw error;
+    }
+  }
   return directory;
 }
 

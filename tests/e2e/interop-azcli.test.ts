@@ -21,7 +21,9 @@ import {
 
 /**
  * The Azure CLI (Debian's azure-cli package, 2.45) in a later script step, signing in with the exported
- * `servicePrincipalId`, `tenantId` and the secret `idToken` mapped into the step, as in:
+ * `servicePrincipalId`, `tenantId` and the secret `idToken` mapped into the step (as scripts written for AzureCLI@2
+ * do; the README recommends `--federated-token "@$AZURE_FEDERATED_TOKEN_FILE"`, which keeps the token off az's
+ * command line, and a test below runs that too), as in:
  *
  *   - script: az login --service-principal -u "$servicePrincipalId" --tenant "$tenantId" \
  *       --federated-token "$ID_TOKEN" --allow-no-subscriptions
@@ -189,6 +191,36 @@ describe('the Azure CLI in a later step signs in with the variables the task exp
         (subscriptions.headers.authorization ?? '').replace(/^Bearer /, ''),
       ),
       'az listed subscriptions without a token the emulator issued',
+    );
+  });
+
+  it('az login --federated-token @$AZURE_FEDERATED_TOKEN_FILE (the README recipe) reads the idToken from the file, keeping it off the command line', async () => {
+    const env = azStep([task], {});
+    assert.equal(env.ID_TOKEN, undefined, 'no secret mapped: the file is enough');
+    const idToken = exported(task, 'idToken');
+    const login = await runCommand(
+      az,
+      [
+        'login',
+        '--service-principal',
+        '-u',
+        env.servicePrincipalId,
+        '--tenant',
+        env.tenantId,
+        '--federated-token',
+        `@${env.AZURE_FEDERATED_TOKEN_FILE}`,
+        '--allow-no-subscriptions',
+        '--output',
+        'none',
+      ],
+      env,
+    );
+    steps.push(login);
+    assert.equal(login.exitCode, 0, describeStep(login, [idToken]));
+    const [, loginToken] = emulator.requests;
+    assert.ok(
+      new Map(formFields(loginToken)).get('client_assertion') === idToken,
+      'az did not present the idToken the file holds',
     );
   });
 

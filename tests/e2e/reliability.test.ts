@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import type { Emulator, EmulatorConnection } from '../emulator';
-import type { StepResult } from '../harness/agent';
+import { leaks, type StepResult } from '../harness/agent';
 import { ConnectProxy } from '../harness/proxy';
 import { EmulatedJob, leakReport, startEmulator } from '../harness/scenario';
 
@@ -194,7 +194,9 @@ describe('reliability: faults, timeouts, proxies and private CAs', function () {
         );
         assert.equal(step.result?.result, 'Succeeded', step.stdout);
         assert.equal(proxy.log.filter((e) => e.status === 200 && e.authorized).length, 2);
-        assert.ok(!step.stdout.includes('proxy-pass-0123456789'));
+        // Registered with the agent's masker, and nowhere else in the log.
+        assert.ok(step.secrets.includes('proxy-pass-0123456789'));
+        assert.deepEqual(leaks(step, ['proxy-pass-0123456789']), []);
       } finally {
         await proxy.stop();
       }
@@ -223,6 +225,8 @@ describe('reliability: faults, timeouts, proxies and private CAs', function () {
         const step = await run(
           EmulatedJob.forConnection(emulator, connection, {
             oidcRequestUri: viaLocalhost,
+            // The job token goes only to the job's own collection, so the agent names it by the same host.
+            collectionUri: emulator.collectionUri.replace('127.0.0.1', 'localhost'),
             extra: { AGENT_PROXYURL: proxy.url, AGENT_PROXYBYPASSLIST: JSON.stringify(['localhost']) },
           }),
         );

@@ -100,6 +100,7 @@ export class EmulatedJob {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '',
       SYSTEM_OIDCREQUESTURI: this.job.oidcRequestUri ?? '',
+      SYSTEM_COLLECTIONURI: this.job.collectionUri ?? '',
       AGENT_TEMPDIRECTORY: this.job.tempDirectory,
       NODE_EXTRA_CA_CERTS: this.emulator.caFile,
     };

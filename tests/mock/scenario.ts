@@ -43,6 +43,7 @@ if (scenario !== 'no-job-token') {
 }
 process.env.SYSTEM_OIDCREQUESTURI =
   'https://dev.azure.com/org/proj/_apis/distributedtask/hubs/build/plans/p/jobs/j/oidctoken';
+process.env.SYSTEM_COLLECTIONURI = 'https://dev.azure.com/org/';
 process.env.AGENT_TEMPDIRECTORY = process.env.MOCK_TEMP_DIRECTORY ?? '';
 process.env.AGENT_VERSION = '4.266.2';
 

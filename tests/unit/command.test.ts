@@ -87,3 +87,23 @@ describe('azure-wif-token', () => {
     );
   });
 });
+
+describe("azure-wif-token's own setsecret command", () => {
+  it('escapes like task-lib, so the agent reads back exactly the secret', async () => {
+    const { setSecretCommand } = await import('../../src/command');
+    const { parseCommand } = await import('../harness/agent');
+    for (const secret of [
+      'plain',
+      'a%b',
+      '%AZP25',
+      '%0A%0D',
+      'semi;colon]bracket',
+      'cr\rlf\nboth\r\n',
+      '100%',
+    ]) {
+      const line = setSecretCommand(secret);
+      assert.ok(!/[\r\n]/.test(line), JSON.stringify(line));
+      assert.equal(parseCommand(line)?.data, secret, JSON.stringify(secret));
+    }
+  });
+});

@@ -121,7 +121,7 @@ describe('connection model', () => {
           scopeLevel: 'AzureMLWorkspace',
           subscriptionId: SUBSCRIPTION,
           resourceGroupName: 'ml-rg',
-          mlWorkspaceName: 'ws',
+          mlWorkspaceName: 'ml-ws',
           mlWorkspaceLocation: 'westeurope',
         },
       }),
@@ -133,7 +133,7 @@ describe('connection model', () => {
         connection.mlWorkspaceName,
         connection.mlWorkspaceLocation,
       ],
-      [SUBSCRIPTION, 'ml-rg', 'ws', 'westeurope'],
+      [SUBSCRIPTION, 'ml-rg', 'ml-ws', 'westeurope'],
     );
   });
 
@@ -308,5 +308,148 @@ describe('connection model', () => {
       failure(() => parseConnection(fields({ data: { scopeLevel: 'Tenant' } }))),
       /has the scope level 'Tenant'/,
     );
+  });
+});
+
+describe('connection fields are checked before any use', () => {
+  const base = { environment: 'AzureCloud', scopeLevel: 'Subscription', subscriptionId: SUBSCRIPTION };
+
+  it('refuses a subscription id that is not a GUID', () => {
+    assert.equal(
+      failure(() => parseConnection(fields({ data: { ...base, subscriptionId: '1234&calc' } }))),
+      `Service connection ${ID} has the subscriptionId '1234&calc', which is not a GUID. ` +
+        "Edit the service connection and set subscriptionId to the subscription's id (a GUID) as the Azure portal shows it.",
+    );
+  });
+
+  it('accepts management group ids Azure allows, and refuses the rest', () => {
+    const group = (managementGroupId: string) =>
+      parseConnection(fields({ data: { scopeLevel: 'ManagementGroup', managementGroupId } }))
+        .managementGroupId;
+    for (const id of [
+      'platform',
+      'mg-01_(prod).eu',
+      'a',
+      'x'.repeat(90),
+      '72f988bf-86f1-41af-91ab-2d7cd011db47',
+    ]) {
+      assert.equal(group(id), id);
+    }
+    for (const id of ['x'.repeat(91), 'ends.', 'has space', 'a&b', 'a|b', 'a%b', 'a"b', 'a^b', 'a/b']) {
+      assert.equal(
+        failure(() => group(id)),
+        `Service connection ${ID} has the managementGroupId '${id}', which is not a management group id (1 to 90 letters, digits, - _ ( ) or ., not ending in .). ` +
+          "Edit the service connection and set managementGroupId to the management group's id (not its display name).",
+        id,
+      );
+    }
+  });
+
+  it('checks the Machine Learning workspace fields by Azure naming rules', () => {
+    const ml = (data: Record<string, string>) =>
+      parseConnection(
+        fields({
+          data: {
+            scopeLevel: 'AzureMLWorkspace',
+            subscriptionId: SUBSCRIPTION,
+            resourceGroupName: 'rg-ünï_(1).x',
+            mlWorkspaceName: 'ws-1_a',
+            mlWorkspaceLocation: 'westeurope',
+            ...data,
+          },
+        }),
+      );
+    assert.equal(ml({}).resourceGroupName, 'rg-ünï_(1).x');
+    assert.equal(
+      failure(() => ml({ resourceGroupName: 'rg&whoami' })),
+      `Service connection ${ID} has the resourceGroupName 'rg&whoami', which is not a resource group name (1 to 90 letters, digits, - _ ( ) or ., not ending in .). ` +
+        "Edit the service connection and set resourceGroupName to the workspace's resource group name.",
+    );
+    assert.match(
+      failure(() => ml({ resourceGroupName: 'rg.' })),
+      /has the resourceGroupName 'rg\.'/,
+    );
+    assert.equal(
+      failure(() => ml({ mlWorkspaceName: '-ws' })),
+      `Service connection ${ID} has the mlWorkspaceName '-ws', which is not a Machine Learning workspace name (3 to 33 letters, digits, - or _, starting with a letter or digit). ` +
+        "Edit the service connection and set mlWorkspaceName to the workspace's name.",
+    );
+    assert.match(
+      failure(() => ml({ mlWorkspaceName: 'w'.repeat(34) })),
+      /has the mlWorkspaceName/,
+    );
+    assert.equal(ml({ mlWorkspaceName: 'w'.repeat(33) }).mlWorkspaceName, 'w'.repeat(33));
+    assert.equal(
+      failure(() => ml({ mlWorkspaceLocation: 'west;europe' })),
+      `Service connection ${ID} has the mlWorkspaceLocation 'west;europe', which is not an Azure region (letters and digits, such as westeurope). ` +
+        "Edit the service connection and set mlWorkspaceLocation to the workspace's region, such as westeurope.",
+    );
+  });
+
+  it('refuses an environment name that is not a plain name', () => {
+    assert.equal(
+      failure(() => parseConnection(fields({ data: { ...base, environment: 'AzureCloud & calc' } }))),
+      `Service connection ${ID} has the environment 'AzureCloud & calc', which is not an Azure environment name (letters and digits, such as AzureCloud). ` +
+        'Edit the service connection and set environment to AzureCloud, AzureChinaCloud, AzureUSGovernment or AzureStack.',
+    );
+  });
+
+  const urlFields = [
+    'activeDirectoryAuthority',
+    'activeDirectoryServiceEndpointResourceId',
+    'microsoftGraphUrl',
+    'AzureKeyVaultServiceEndpointResourceId',
+  ];
+  for (const field of urlFields) {
+    for (const bad of [
+      'https://login.example.test/a b',
+      'https://login.example.test/"x',
+      'https://login.example.test/&whoami',
+      'https://login.example.test/|x',
+      'https://login.example.test/<x>',
+      'https://login.example.test/^x',
+      'https://login.example.test/%41',
+      'https://login.example.test/?q=1',
+      'https://user:pw@login.example.test/',
+      "https://login.example.test/'x",
+    ]) {
+      it(`refuses ${field} '${bad}'`, () => {
+        assert.equal(
+          failure(() => parseConnection(fields({ data: { ...base, [field]: bad } }))),
+          `Service connection ${ID} has ${field} '${bad}', which holds characters an Azure endpoint URL never has (it may use only letters, digits and - . _ ~ : /). ` +
+            `Edit the service connection and set ${field} to the endpoint's plain https URL, such as https://login.microsoftonline.com/.`,
+        );
+      });
+    }
+    it(`refuses ${field} on plain http`, () => {
+      assert.match(
+        failure(() => parseConnection(fields({ data: { ...base, [field]: 'http://x.example/' } }))),
+        new RegExp(`has ${field} 'http://x\\.example/', which is not https`),
+      );
+    });
+  }
+
+  it("refuses the connection's own URL when it is not a plain https URL", () => {
+    assert.match(
+      failure(() => parseConnection(fields({ url: 'https://management.azure.com/&x' }))),
+      /^Service connection .* has url 'https:\/\/management\.azure\.com\/&x', which holds characters/,
+    );
+  });
+
+  it('accepts the URLs real connections and the emulator use', () => {
+    const connection = parseConnection(
+      fields({
+        url: 'https://127.0.0.1:8443/',
+        data: {
+          ...base,
+          activeDirectoryAuthority: 'https://127.0.0.1:8443/adfs/',
+          activeDirectoryServiceEndpointResourceId: 'https://management.core.windows.net/',
+          microsoftGraphUrl: 'https://graph.microsoft.com/',
+          AzureKeyVaultServiceEndpointResourceId: 'https://vault.azure.net',
+        },
+      }),
+    );
+    assert.equal(connection.cloud.authorityHost, 'https://127.0.0.1:8443/adfs/');
+    assert.equal(connection.cloud.keyVault, 'https://vault.azure.net');
   });
 });

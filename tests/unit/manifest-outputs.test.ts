@@ -48,7 +48,7 @@ function everyPlannedVariable(): ExportedVariable[] {
     connectionFor('AzureMLWorkspace', {
       subscriptionId: '22222222-3333-4444-5555-666666666666',
       resourceGroupName: 'ml',
-      mlWorkspaceName: 'ws',
+      mlWorkspaceName: 'ml-ws',
       mlWorkspaceLocation: 'westeurope',
     }),
   ];

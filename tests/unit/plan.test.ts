@@ -9,7 +9,7 @@ const connection = parseConnection({
     serviceprincipalid: '11111111-2222-3333-4444-555555555555',
     tenantid: '66666666-7777-8888-9999-000000000000',
   },
-  data: { subscriptionId: 'sub-id' },
+  data: { subscriptionId: '5b0c1d2e-0000-4000-8000-00000000cafe' },
 });
 const inputs = {
   connection,

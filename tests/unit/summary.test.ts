@@ -238,14 +238,14 @@ describe('run summary', () => {
   it('shows a Machine Learning workspace with its resource group, location and subscription', () => {
     const connection = connectionWith({
       scopeLevel: 'AzureMLWorkspace',
-      subscriptionId: 'sub-ml',
+      subscriptionId: 'c0ffee00-0000-4000-8000-0000000000a1',
       resourceGroupName: 'rg-ml',
       mlWorkspaceName: 'ws1',
       mlWorkspaceLocation: 'westeurope',
     });
     const identity = tableUnder(renderSummary(inputs({ connection })), 'Identity');
     assert.equal(identity[3].Value, '`ws1` in resource group `rg-ml` (westeurope)');
-    assert.equal(identity[4].Value, '`sub-ml`');
+    assert.equal(identity[4].Value, '`c0ffee00-0000-4000-8000-0000000000a1`');
   });
 
   it('shows identity, cloud, authority, issuer style and every expiry', () => {
@@ -315,7 +315,7 @@ describe('run summary', () => {
   });
 
   it('shows the Azure DevOps issuer retirement with the same words as the log, and the credential to add', () => {
-    const connection = connectionWith({ subscriptionId: 'sub' });
+    const connection = connectionWith({ subscriptionId: 'c0ffee00-0000-4000-8000-0000000000a2' });
     const advice = preflightAdvice(devopsClaims, connection);
     const markdown = renderSummary(inputs({ connection, claims: devopsClaims, advice }));
     const section = sections(markdown).get('Advice')!;
@@ -333,7 +333,7 @@ describe('run summary', () => {
 
   it('shows a federated credential that will not match, from the same advice as the log', () => {
     const connection = connectionWith(
-      { subscriptionId: 'sub' },
+      { subscriptionId: 'c0ffee00-0000-4000-8000-0000000000a2' },
       {
         workloadIdentityFederationIssuer: devopsClaims.iss,
         workloadIdentityFederationSubject: devopsClaims.sub,

@@ -1,0 +1,97 @@
+import { strict as assert } from 'node:assert';
+import { azInvocation, cloudCommands } from '../../src/azcli';
+import { parseConnection, type AzureConnection } from '../../src/core/connection';
+
+function connection(data: Record<string, string>, url = 'https://management.azure.com/'): AzureConnection {
+  return parseConnection({
+    id: '0f6a8f4e-2c1b-4a5e-9d3c-7b8a9c0d1e2f',
+    url,
+    scheme: 'WorkloadIdentityFederation',
+    authParameters: {
+      serviceprincipalid: '11111111-2222-3333-4444-555555555555',
+      tenantid: '66666666-7777-8888-9999-000000000000',
+    },
+    data,
+  });
+}
+
+describe('the Azure CLI sign-in', () => {
+  describe("selects the connection's cloud as Microsoft's AzureCLI@2 does, by its environment name", () => {
+    const known: Array<[Record<string, string>, string]> = [
+      [{ environment: 'AzureCloud' }, 'AzureCloud'],
+      [{ environment: 'azurecloud', activeDirectoryAuthority: 'https://login.windows.net/' }, 'AzureCloud'],
+      [{ environment: 'AzureChinaCloud' }, 'AzureChinaCloud'],
+      [{ environment: 'AzureUSGovernment' }, 'AzureUSGovernment'],
+      [
+        {
+          environment: 'AzureGermanCloud',
+          activeDirectoryAuthority: 'https://login.microsoftonline.de/',
+          activeDirectoryServiceEndpointResourceId: 'https://management.core.cloudapi.de/',
+        },
+        'AzureGermanCloud',
+      ],
+    ];
+    for (const [data, name] of known) {
+      it(`${JSON.stringify(data)} → az cloud set --name ${name}`, () => {
+        assert.deepEqual(cloudCommands(connection(data)), [
+          { what: `select the cloud ${name}`, args: ['cloud', 'set', '--name', name] },
+        ]);
+      });
+    }
+
+    it('registers a cloud of its own for Azure Stack Hub and other clouds az does not know', () => {
+      const stack = connection(
+        {
+          environment: 'AzureStack',
+          activeDirectoryAuthority: 'https://login.microsoftonline.com/',
+          activeDirectoryServiceEndpointResourceId: 'https://management.stack.example/abc',
+        },
+        'https://management.local.azurestack.external/',
+      );
+      assert.deepEqual(cloudCommands(stack), [
+        {
+          what: "register the connection's cloud",
+          args: [
+            'cloud',
+            'register',
+            '--name',
+            'AzureWorkloadIdentity',
+            '--endpoint-active-directory',
+            'https://login.microsoftonline.com',
+            '--endpoint-resource-manager',
+            'https://management.local.azurestack.external',
+            '--endpoint-active-directory-resource-id',
+            'https://management.stack.example/abc/',
+            '--endpoint-management',
+            'https://management.stack.example/abc/',
+            '--endpoint-active-directory-graph-resource-id',
+            'https://graph.windows.net/',
+          ],
+        },
+        { what: "select the connection's cloud", args: ['cloud', 'set', '--name', 'AzureWorkloadIdentity'] },
+      ]);
+    });
+
+    it('registers a cloud of its own when a named cloud signs in at an authority az would not use', () => {
+      const custom = connection({
+        environment: 'AzureCloud',
+        activeDirectoryAuthority: 'https://127.0.0.1:8443/adfs/',
+      });
+      assert.deepEqual(
+        cloudCommands(custom).map((c) => c.args.slice(0, 2)),
+        [
+          ['cloud', 'register'],
+          ['cloud', 'set'],
+        ],
+      );
+    });
+  });
+
+  it('runs az itself, not a shell, on POSIX', () => {
+    assert.deepEqual(azInvocation('/usr/bin/az', ['login', 'a&b'], 'linux'), {
+      file: '/usr/bin/az',
+      args: ['login', 'a&b'],
+      windowsVerbatimArguments: false,
+    });
+  });
+});
