@@ -17,6 +17,9 @@ import { DEFAULT_RETRY_POLICY } from './core/retry';
 import { createPrivateDirectory } from './core/tokenfile';
 import { readTaskInputs } from './inputs';
 import { installTokenCommand } from './token-command';
+import { proveOtherClouds, resolveOtherClouds } from './core/other-clouds';
+import { planOtherCloudExports } from './core/plan';
+import { readOtherCloudSettings } from './other-cloud-inputs';
 
 function userAgent(): string {
   return `AzureWorkloadIdentityTask/${version.Major}.${version.Minor}.${version.Patch} (node ${process.version}; ${process.platform})`;
@@ -44,6 +47,7 @@ export async function run(): Promise<void> {
     // The agent masks it already; registering it again costs nothing and guards against agents that don't.
     if (jobAccessToken) registerSecret(jobAccessToken);
     const inputs = readTaskInputs();
+    const otherClouds = resolveOtherClouds(readOtherCloudSettings());
     const tempDirectory = tl.getVariable('Agent.TempDirectory');
     if (!tempDirectory) {
       throw new TaskFailure(
@@ -80,6 +84,25 @@ export async function run(): Promise<void> {
       },
     );
     for (const variable of result.variables) {
+      tl.setVariable(variable.name, variable.value, variable.secret, variable.output);
+    }
+    // AWS, Google Cloud, Vault: proven with the same idToken, exported the way their own tools read them.
+    const proven = await proveOtherClouds(otherClouds, result.idToken, result.claims, {
+      transport: createTransport({
+        userAgent: userAgent(),
+        proxy,
+        cert: certificates,
+        timeoutMs: requestTimeoutMs,
+      }),
+      logger: taskLogger,
+      registerSecret,
+      retryPolicy: { ...DEFAULT_RETRY_POLICY, deadlineMs },
+    });
+    for (const variable of planOtherCloudExports({
+      aws: proven.aws?.target,
+      federatedTokenFile: result.federatedTokenFile,
+      prefix: inputs.prefix,
+    })) {
       tl.setVariable(variable.name, variable.value, variable.secret, variable.output);
     }
     if (inputs.azureCliLogin) {

@@ -66,6 +66,8 @@ import {
   type ResolvedEmulatorOptions,
 } from './model';
 import { createTestPki, writeCaFile } from './pki';
+import { AwsStsEmulator } from './aws-sts';
+import type { IssuerKeys } from './relying-party';
 import { resolvePreset, type FailurePresetFor, type Preset, type PresetTools } from './presets';
 
 /** Options of {@link Emulator.mintIdToken}. */
@@ -164,7 +166,16 @@ export class Emulator {
   private readonly processId = newGuid();
   private stopped = false;
 
+  /** Relying parties that trust the idTokens: each checks them against the issuer's keys and its own trust. */
+  private readonly issuerKeys: IssuerKeys = {
+    keysFor: (iss) => this.keysForIssuer(iss),
+    nowSeconds: () => this.nowSeconds(),
+  };
+  /** AWS STS (POST /): set its trust with `emulator.aws.trust(roleArn, issuer, subject)`. */
+  readonly aws = new AwsStsEmulator(this.issuerKeys);
+
   private readonly routes: Route[] = [
+    { kind: 'aws-sts', service: 'none', pattern: /^\/$/, handle: (c) => this.aws.handle(c.info) },
     {
       kind: 'oidctoken',
       service: 'ado',

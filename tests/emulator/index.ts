@@ -10,3 +10,5 @@ export * from './jwt';
 export * from './model';
 export * from './pki';
 export * from './presets';
+export * from './aws-sts';
+export * from './relying-party';
