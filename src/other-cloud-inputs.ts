@@ -1,5 +1,7 @@
 import * as tl from 'azure-pipelines-task-lib/task';
 import type { AwsSettings } from './core/aws';
+import type { GcpSettings } from './core/gcp';
+import type { VaultSettings } from './core/vault';
 import { TaskFailure } from './core/errors';
 import type { OtherCloudSettings } from './core/other-clouds';
 import { quoteUntrusted } from './core/text';
@@ -48,7 +50,30 @@ function awsSettings(): AwsSettings | undefined {
   };
 }
 
+function gcpSettings(): GcpSettings | undefined {
+  const workloadIdentityProvider = optionalInput('gcpWorkloadIdentityProvider');
+  if (!workloadIdentityProvider) return undefined;
+  return {
+    workloadIdentityProvider,
+    serviceAccount: optionalInput('gcpServiceAccount'),
+    projectId: optionalInput('gcpProjectId'),
+    tokenUrl: optionalInput('gcpTokenUrl'),
+    iamCredentialsUrl: optionalInput('gcpIamCredentialsUrl'),
+  };
+}
+
+function vaultSettings(): VaultSettings | undefined {
+  const address = optionalInput('vaultAddress');
+  if (!address) return undefined;
+  return {
+    address,
+    role: optionalInput('vaultRole'),
+    authPath: optionalInput('vaultAuthPath'),
+    namespace: optionalInput('vaultNamespace'),
+  };
+}
+
 /** The "Other clouds" inputs; a target is configured when its main input is set. */
 export function readOtherCloudSettings(): OtherCloudSettings {
-  return { aws: awsSettings() };
+  return { aws: awsSettings(), gcp: gcpSettings(), vault: vaultSettings() };
 }

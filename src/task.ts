@@ -87,19 +87,28 @@ export async function run(): Promise<void> {
       tl.setVariable(variable.name, variable.value, variable.secret, variable.output);
     }
     // AWS, Google Cloud, Vault: proven with the same idToken, exported the way their own tools read them.
-    const proven = await proveOtherClouds(otherClouds, result.idToken, result.claims, {
-      transport: createTransport({
-        userAgent: userAgent(),
-        proxy,
-        cert: certificates,
-        timeoutMs: requestTimeoutMs,
-      }),
-      logger: taskLogger,
-      registerSecret,
-      retryPolicy: { ...DEFAULT_RETRY_POLICY, deadlineMs },
-    });
+    const proven = await proveOtherClouds(
+      otherClouds,
+      { ...result, workDirectory },
+      {
+        transport: createTransport({
+          userAgent: userAgent(),
+          proxy,
+          cert: certificates,
+          timeoutMs: requestTimeoutMs,
+        }),
+        logger: taskLogger,
+        registerSecret,
+        retryPolicy: { ...DEFAULT_RETRY_POLICY, deadlineMs },
+      },
+    );
     for (const variable of planOtherCloudExports({
       aws: proven.aws?.target,
+      gcp: proven.gcp && {
+        credentialFile: proven.gcp.proof.credentialFile,
+        projectId: proven.gcp.target.projectId,
+      },
+      vault: proven.vault && { ...proven.vault.target, ...proven.vault.login },
       federatedTokenFile: result.federatedTokenFile,
       prefix: inputs.prefix,
     })) {

@@ -6,7 +6,10 @@ export const AZURE_DEVOPS_AUDIENCE = 'api://AzureADTokenExchange';
 
 /** Quotes a value for a POSIX shell command line the author copies. */
 export function shellQuote(value: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
+  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(value)) return value;
+  // "…" reads better around a CEL condition with '…' inside; only when nothing in it is special to the shell.
+  if (value.includes("'") && !/["$`\\!]/.test(value)) return `"${value}"`;
+  return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
 /** The issuer without its scheme: the IAM provider URL and the prefix of AWS's condition keys. */

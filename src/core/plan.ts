@@ -112,6 +112,8 @@ function unprefixedPlan(inputs: ExportInputs): ExportedVariable[] {
 /** What the other-cloud exports need: what each target proved, and the token file their tools re-read. */
 export interface OtherCloudExportInputs {
   aws?: { roleArn: string; region: string; sessionName: string };
+  gcp?: { credentialFile: string; projectId?: string };
+  vault?: { address: string; namespace?: string; token: string; expiresOn?: Date };
   federatedTokenFile: string;
   prefix: string;
 }
@@ -139,6 +141,28 @@ export function planOtherCloudExports(inputs: OtherCloudExportInputs): ExportedV
       plain('AWS_REGION', inputs.aws.region),
       plain('AWS_DEFAULT_REGION', inputs.aws.region),
     );
+  }
+  if (inputs.gcp) {
+    // google-auth-library (every Google Cloud client library, Terraform's google provider) and gcloud.
+    variables.push(
+      plain('GOOGLE_APPLICATION_CREDENTIALS', inputs.gcp.credentialFile),
+      plain('CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE', inputs.gcp.credentialFile),
+    );
+    if (inputs.gcp.projectId) {
+      variables.push(
+        plain('GOOGLE_CLOUD_PROJECT', inputs.gcp.projectId),
+        plain('CLOUDSDK_CORE_PROJECT', inputs.gcp.projectId),
+      );
+    }
+  }
+  if (inputs.vault) {
+    // The vault CLI and the Vault SDKs; the token is a secret, so a step maps it with env: VAULT_TOKEN.
+    variables.push(plain('VAULT_ADDR', inputs.vault.address));
+    if (inputs.vault.namespace) variables.push(plain('VAULT_NAMESPACE', inputs.vault.namespace));
+    variables.push({ ...plain('VAULT_TOKEN', inputs.vault.token), secret: true });
+    if (inputs.vault.expiresOn) {
+      variables.push(plain('VAULT_TOKEN_EXPIRES_ON', inputs.vault.expiresOn.toISOString()));
+    }
   }
   return variables;
 }

@@ -12,3 +12,5 @@ export * from './pki';
 export * from './presets';
 export * from './aws-sts';
 export * from './relying-party';
+export * from './gcp';
+export * from './vault';
