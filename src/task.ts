@@ -125,10 +125,9 @@ export async function run(): Promise<void> {
       });
       if (configDirectory) tl.setVariable(`${inputs.prefix}AZURE_CONFIG_DIR`, configDirectory);
     }
-    installTokenCommand(
-      workDirectory,
-      inputs.prefix,
-      commandConfig(result.connection, result.oidcEndpoint, result.federatedTokenFile, {
+    installTokenCommand(workDirectory, inputs.prefix, {
+      vault: otherClouds.vault,
+      ...commandConfig(result.connection, result.oidcEndpoint, result.federatedTokenFile, {
         caFile: certificates?.caFile,
         // The password stays out of the file: a step that needs it maps Agent.ProxyPassword.
         proxy: proxy && {
@@ -139,7 +138,7 @@ export async function run(): Promise<void> {
         requestTimeoutMs,
         deadlineMs,
       }),
-    );
+    });
     const subscription = result.connection.subscriptionId
       ? ` and subscription ${result.connection.subscriptionId}`
       : '';
