@@ -6,6 +6,7 @@ import {
   type AwsTarget,
 } from './aws';
 import { proveGcp, resolveGcpTarget, type GcpProof, type GcpSettings, type GcpTarget } from './gcp';
+import { retiringIssuerNote } from './federation';
 import type { HttpTransport } from './http';
 import type { IdTokenClaims } from './jwt';
 import type { Logger } from './logger';
@@ -117,6 +118,12 @@ export async function proveOtherClouds(
         (login.expiresOn ? ` and expires ${login.expiresOn.toISOString()}.` : ' and does not expire.'),
     );
     result.vault = { target, login };
+  }
+  // Proven today, broken on 2027-07-01 if the trust still names the Azure DevOps issuer: say so while it works.
+  const proven = [result.aws && 'AWS', result.gcp && 'Google Cloud', result.vault && 'Vault'];
+  for (const target of proven) {
+    const note = target && retiringIssuerNote(claims, target);
+    if (note) deps.logger.warn(note);
   }
   return result;
 }

@@ -60,6 +60,8 @@ describe('AWS: the task proves a role trust and a later AWS SDK step assumes it 
     const job = awsJob();
     const task = await job.runTask();
     assert.equal(task.result?.result, 'Succeeded', describeStep(task));
+    // An Entra-issuer connection: nothing to move before 2027.
+    assert.deepEqual(task.warnings, []);
     const tokenFile = exported(task, 'AZURE_FEDERATED_TOKEN_FILE');
     assert.deepEqual(
       task.variables.filter((v) => v.name.startsWith('AWS_')),
@@ -108,7 +110,7 @@ describe('AWS: the task proves a role trust and a later AWS SDK step assumes it 
     assert.deepEqual(leakReport(emulator, [task, step]), []);
   });
 
-  it('fails with the provider command when the account has no OIDC provider for the issuer (wrong audience gets its own fix)', async () => {
+  it("fails with the provider and trust-policy commands when the role's account has no OIDC provider for the issuer", async () => {
     const other = 'arn:aws:iam::210987654321:role/elsewhere';
     const task = await awsJob({ awsRoleArn: other }).runTask();
     const iss = emulator.issuerFor(connection);

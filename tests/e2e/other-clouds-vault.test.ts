@@ -91,6 +91,8 @@ describe('Vault: the task logs in with the idToken and later steps use the token
         ['VAULT_TOKEN_EXPIRES_ON', false],
       ],
     );
+    // The connection uses the Azure DevOps issuer: the Vault trust has to move with the connection's conversion.
+    assert.ok(task.warnings.includes(retirementNote()), task.warnings.join('\n'));
     assert.equal(exported(task, 'VAULT_ADDR'), emulator.url);
     assert.equal(exported(task, 'VAULT_NAMESPACE'), NAMESPACE);
     assert.ok(task.secrets.includes(token));
