@@ -21,6 +21,7 @@ import {
 } from './core/acl';
 import { assertJobTokenDestination } from './core/job-token-origin';
 import { resolveWindowsCommand, windowsInvocation } from './core/windows-command';
+import { vaultLogin, type VaultTarget } from './core/vault';
 
 /**
  * azure-wif-token: fresh tokens for a later step, on demand, without the task running again.
@@ -28,10 +29,11 @@ import { resolveWindowsCommand, windowsInvocation } from './core/windows-command
  *   azure-wif-token access-token [--resource <uri>]   print an Entra access token (default: Resource Manager)
  *   azure-wif-token renew-file             renew the federated token file only
  *   azure-wif-token exec -- <command…>     run a command, renewing the token file while it runs
+ *   azure-wif-token vault-login            log in to the task's Vault with a fresh idToken, print the Vault token
  * It needs the job access token in SYSTEM_ACCESSTOKEN, which a step has only when its author maps it.
  */
 
-export const USAGE = `usage: ${COMMAND_NAME} [id-token | access-token [--resource <uri>] | renew-file | exec -- <command> [args…]]`;
+export const USAGE = `usage: ${COMMAND_NAME} [id-token | access-token [--resource <uri>] | renew-file | vault-login | exec -- <command> [args…]]`;
 
 /** The logging command that registers a secret, escaped as task-lib escapes command data (% first). */
 export function setSecretCommand(secret: string): string {
@@ -61,7 +63,7 @@ const stderrLogger: Logger = {
 class UsageError extends TaskFailure {}
 
 interface Parsed {
-  action: 'id-token' | 'access-token' | 'renew-file' | 'exec';
+  action: 'id-token' | 'access-token' | 'renew-file' | 'exec' | 'vault-login';
   configFile: string;
   resource?: string;
   command: string[];
@@ -77,7 +79,7 @@ export function parseArguments(args: string[]): Parsed {
     if (arg === '--config') configFile = rest.shift();
     else if (arg === '--resource') resource = rest.shift();
     else if (arg === '--') break;
-    else if (!action && ['id-token', 'access-token', 'renew-file', 'exec'].includes(arg))
+    else if (!action && ['id-token', 'access-token', 'renew-file', 'exec', 'vault-login'].includes(arg))
       action = arg as Parsed['action'];
     else throw new UsageError(`${COMMAND_NAME}: unknown argument '${quoteUntrusted(arg, 80)}'. ${USAGE}`);
   }
@@ -156,8 +158,8 @@ function readConfig(file: string): TokenCommandConfig {
 }
 
 class TokenSource {
-  private readonly transport: HttpTransport;
-  private readonly policy: RetryPolicy;
+  readonly transport: HttpTransport;
+  readonly policy: RetryPolicy;
 
   constructor(
     private readonly config: TokenCommandConfig,
@@ -217,6 +219,28 @@ class TokenSource {
   }
 }
 
+/** The Vault the task logged in to; checked before anything else, as a usage mistake. */
+function vaultTargetOf(config: TokenCommandConfig): VaultTarget {
+  if (!config.vault) {
+    throw new UsageError(
+      `${COMMAND_NAME} vault-login: the task that installed this command has no Vault configured. Set its input vaultAddress (and vaultRole).`,
+    );
+  }
+  return config.vault;
+}
+
+/** A new Vault token from a fresh idToken. */
+async function newVaultToken(source: TokenSource, target: VaultTarget): Promise<string> {
+  const { token, claims } = await source.idToken();
+  const login = await withRetry(
+    'Logging in to Vault',
+    () => vaultLogin(target, token, claims, { transport: source.transport, registerSecret }),
+    source.policy,
+    stderrLogger,
+  );
+  return login.token;
+}
+
 /** Runs `command`, renewing the token file at 40% of each idToken's life so a reader always gets 60% of one. */
 async function execWithRenewal(source: TokenSource, first: IdToken, command: string[]): Promise<number> {
   let timer: NodeJS.Timeout | undefined;
@@ -273,6 +297,7 @@ export async function runCommand(args: string[]): Promise<number> {
     logStream = parsed.action === 'renew-file' || parsed.action === 'exec' ? process.stdout : process.stderr;
     const config = readConfig(parsed.configFile);
     assertJobTokenDestination(config.oidcEndpoint.baseUrl, process.env.SYSTEM_COLLECTIONURI);
+    if (parsed.action === 'vault-login') vaultTargetOf(config);
     const jobAccessToken = process.env.SYSTEM_ACCESSTOKEN;
     if (!jobAccessToken) {
       throw new TaskFailure(
@@ -301,6 +326,9 @@ export async function runCommand(args: string[]): Promise<number> {
         );
         return 0;
       }
+      case 'vault-login':
+        process.stdout.write(`${await newVaultToken(source, vaultTargetOf(config))}\n`);
+        return 0;
       case 'exec':
         return await execWithRenewal(source, await source.idToken(), parsed.command);
     }

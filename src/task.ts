@@ -21,6 +21,9 @@ import { readTaskInputs } from './inputs';
 import { publishRunSummary } from './run-summary';
 import { commandNameFor, installTokenCommand } from './token-command';
 import { MINIMUM_AGENT_VERSION } from './core/agent-requirements';
+import { proveOtherClouds, resolveOtherClouds } from './core/other-clouds';
+import { planOtherCloudExports } from './core/plan';
+import { readOtherCloudSettings } from './other-cloud-inputs';
 
 function userAgent(): string {
   return `AzureWorkloadIdentityTask/${version.Major}.${version.Minor}.${version.Patch} (node ${process.version}; ${process.platform})`;
@@ -70,6 +73,7 @@ export async function run(): Promise<void> {
     // The agent masks it already; registering it again costs nothing and guards against agents that don't.
     if (jobAccessToken) registerSecret(jobAccessToken);
     const inputs = readTaskInputs();
+    const otherClouds = resolveOtherClouds(readOtherCloudSettings());
     const tempDirectory = tl.getVariable('Agent.TempDirectory');
     if (!tempDirectory) {
       throw new TaskFailure(
@@ -109,6 +113,35 @@ export async function run(): Promise<void> {
     );
     const exported = [...result.variables];
     for (const variable of exported) setVariable(variable);
+    // AWS, Google Cloud, Vault: proven with the same idToken, exported the way their own tools read them.
+    const proven = await proveOtherClouds(
+      otherClouds,
+      { ...result, workDirectory },
+      {
+        transport: createTransport({
+          userAgent: userAgent(),
+          proxy,
+          cert: certificates,
+          timeoutMs: requestTimeoutMs,
+        }),
+        logger: taskLogger,
+        registerSecret,
+        retryPolicy: { ...DEFAULT_RETRY_POLICY, deadlineMs },
+      },
+    );
+    for (const variable of planOtherCloudExports({
+      aws: proven.aws?.target,
+      gcp: proven.gcp && {
+        credentialFile: proven.gcp.proof.credentialFile,
+        projectId: proven.gcp.target.projectId,
+      },
+      vault: proven.vault && { ...proven.vault.target, ...proven.vault.login },
+      federatedTokenFile: result.federatedTokenFile,
+      prefix: inputs.prefix,
+    })) {
+      setVariable(variable);
+      exported.push(variable);
+    }
     if (inputs.azureCliLogin) {
       const configDirectory = await signInAzureCli({
         connection: result.connection,
@@ -130,10 +163,9 @@ export async function run(): Promise<void> {
         exported.push(variable);
       }
     }
-    installTokenCommand(
-      workDirectory,
-      inputs.prefix,
-      commandConfig(result.connection, result.oidcEndpoint, result.federatedTokenFile, {
+    installTokenCommand(workDirectory, inputs.prefix, {
+      vault: otherClouds.vault,
+      ...commandConfig(result.connection, result.oidcEndpoint, result.federatedTokenFile, {
         caFile: certificates?.caFile,
         // The password stays out of the file: a step that needs it maps Agent.ProxyPassword.
         proxy: proxy && {
@@ -144,7 +176,7 @@ export async function run(): Promise<void> {
         requestTimeoutMs,
         deadlineMs,
       }),
-    );
+    });
     publishRunSummary({
       result,
       variables: exported,

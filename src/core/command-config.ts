@@ -1,6 +1,7 @@
 import type { AzureConnection } from './connection';
 import type { OidcEndpoint } from './idtoken';
 import type { IProxyConfiguration } from 'typed-rest-client/Interfaces';
+import type { VaultTarget } from './vault';
 
 /**
  * What the on-demand command (azure-wif-token) needs to fetch fresh tokens in a later step. It holds no
@@ -17,6 +18,8 @@ export interface TokenCommandConfig {
   proxy?: Omit<IProxyConfiguration, 'proxyPassword'>;
   requestTimeoutMs: number;
   deadlineMs: number;
+  /** The Vault the task logged in to, for `vault-login`. */
+  vault?: VaultTarget;
 }
 
 export const COMMAND_NAME = 'azure-wif-token';

@@ -148,3 +148,61 @@ function unprefixedPlan(inputs: ExportInputs): ExportedVariable[] {
       : []),
   ];
 }
+
+/** What the other-cloud exports need: what each target proved, and the token file their tools re-read. */
+export interface OtherCloudExportInputs {
+  aws?: { roleArn: string; region: string; sessionName: string };
+  gcp?: { credentialFile: string; projectId?: string };
+  vault?: { address: string; namespace?: string; token: string; expiresOn?: Date };
+  federatedTokenFile: string;
+  prefix: string;
+}
+
+/**
+ * The variables for AWS, Google Cloud and Vault, named the way each one's own tools read them. Kept apart from
+ * planExports: they are set after the Azure ones, only for the targets the author configured.
+ */
+export function planOtherCloudExports(inputs: OtherCloudExportInputs): ExportedVariable[] {
+  const plain = (name: string, value: string): ExportedVariable => ({
+    name: `${inputs.prefix}${name}`,
+    value,
+    secret: false,
+    output: false,
+  });
+  const variables: ExportedVariable[] = [];
+  if (inputs.aws) {
+    // The SDKs' and CLI's web identity provider: they assume the role themselves and re-read the file on each
+    // refresh. No static keys: AWS_ACCESS_KEY_ID would come first in the chain and expire without refresh.
+    // AWS_ENDPOINT_URL_STS is not exported: a step that needs it has it from the same pipeline variable.
+    variables.push(
+      plain('AWS_ROLE_ARN', inputs.aws.roleArn),
+      plain('AWS_WEB_IDENTITY_TOKEN_FILE', inputs.federatedTokenFile),
+      plain('AWS_ROLE_SESSION_NAME', inputs.aws.sessionName),
+      plain('AWS_REGION', inputs.aws.region),
+      plain('AWS_DEFAULT_REGION', inputs.aws.region),
+    );
+  }
+  if (inputs.gcp) {
+    // google-auth-library (every Google Cloud client library, Terraform's google provider) and gcloud.
+    variables.push(
+      plain('GOOGLE_APPLICATION_CREDENTIALS', inputs.gcp.credentialFile),
+      plain('CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE', inputs.gcp.credentialFile),
+    );
+    if (inputs.gcp.projectId) {
+      variables.push(
+        plain('GOOGLE_CLOUD_PROJECT', inputs.gcp.projectId),
+        plain('CLOUDSDK_CORE_PROJECT', inputs.gcp.projectId),
+      );
+    }
+  }
+  if (inputs.vault) {
+    // The vault CLI and the Vault SDKs; the token is a secret, so a step maps it with env: VAULT_TOKEN.
+    variables.push(plain('VAULT_ADDR', inputs.vault.address));
+    if (inputs.vault.namespace) variables.push(plain('VAULT_NAMESPACE', inputs.vault.namespace));
+    variables.push({ ...plain('VAULT_TOKEN', inputs.vault.token), secret: true });
+    if (inputs.vault.expiresOn) {
+      variables.push(plain('VAULT_TOKEN_EXPIRES_ON', inputs.vault.expiresOn.toISOString()));
+    }
+  }
+  return variables;
+}

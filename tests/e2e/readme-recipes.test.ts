@@ -56,7 +56,7 @@ describe('the README and overview pipeline snippets, run as the agent runs them'
   /** A folder of shims that put the stand-ins first on PATH; az only when the real one is installed. */
   function standinDirectory(job: EmulatedJob): string {
     const dir = fs.mkdtempSync(path.join(job.job.tempDirectory, 'tools-'));
-    const tools = ['terraform', 'python', 'curl', ...(realAz ? ['az'] : [])];
+    const tools = ['terraform', 'python', 'curl', 'aws', 'gcloud', 'vault', ...(realAz ? ['az'] : [])];
     for (const tool of tools) {
       fs.writeFileSync(
         path.join(dir, tool),
@@ -65,6 +65,39 @@ describe('the README and overview pipeline snippets, run as the agent runs them'
       );
     }
     return dir;
+  }
+
+  /**
+   * What the snippet's other-cloud inputs need from the emulator: the trust the one-time set-up creates, and the
+   * endpoints pointed at the emulator through the settings a user has (AWS_ENDPOINT_URL_STS on the agent, the
+   * Google URL inputs, the Vault address). Returns the agent environment to add.
+   */
+  function trustOtherClouds(
+    connection: EmulatorConnection,
+    inputs: Record<string, string>,
+  ): Record<string, string> {
+    const [iss, sub] = [emulator.issuerFor(connection), emulator.subjectFor(connection)];
+    const extra: Record<string, string> = {};
+    if (inputs.awsRoleArn) {
+      emulator.aws.trust(inputs.awsRoleArn, iss, sub);
+      extra.AWS_ENDPOINT_URL_STS = emulator.url;
+    }
+    if (inputs.gcpWorkloadIdentityProvider) {
+      emulator.gcp.addProvider(inputs.gcpWorkloadIdentityProvider, iss, { subject: sub });
+      if (inputs.gcpServiceAccount)
+        emulator.gcp.grantWorkloadIdentityUser(
+          inputs.gcpServiceAccount,
+          inputs.gcpWorkloadIdentityProvider,
+          sub,
+        );
+      inputs.gcpTokenUrl = `${emulator.url}/v1/token`;
+      inputs.gcpIamCredentialsUrl = emulator.url;
+    }
+    if (inputs.vaultRole) {
+      emulator.vault.addRole(inputs.vaultRole, iss, sub);
+      inputs.vaultAddress = emulator.url;
+    }
+    return extra;
   }
 
   for (const snippet of snippets()) {
@@ -83,11 +116,12 @@ describe('the README and overview pipeline snippets, run as the agent runs them'
         const { azureSubscription, ...inputs } = (taskStep.inputs ?? {}) as Record<string, string>;
         assert.ok(azureSubscription, 'the task step names its connection');
         const connection = connections[index % connections.length];
+        const extra = trustOtherClouds(connection, inputs);
         // Every task step of one snippet runs in the same job, with the same temporary directory.
         const stepJob = EmulatedJob.forConnection(
           emulator,
           connection,
-          job ? { inputs, tempDirectory: job.job.tempDirectory } : { inputs },
+          job ? { inputs, extra, tempDirectory: job.job.tempDirectory } : { inputs, extra },
         );
         job ??= stepJob;
         const run = await stepJob.runTask();
@@ -119,6 +153,8 @@ describe('the README and overview pipeline snippets, run as the agent runs them'
           ...job!.nextStepEnvironment(steps),
           ...mapped,
           EMULATOR_URL: emulator.url,
+          // The step's own settings on an agent whose STS is not AWS's: the same variable the task honoured.
+          AWS_ENDPOINT_URL_STS: emulator.url,
           REQUESTS_CA_BUNDLE: emulator.caFile,
           AZURE_CORE_COLLECT_TELEMETRY: 'false',
         };

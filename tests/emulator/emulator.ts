@@ -66,6 +66,10 @@ import {
   type ResolvedEmulatorOptions,
 } from './model';
 import { createTestPki, writeCaFile } from './pki';
+import { AwsStsEmulator } from './aws-sts';
+import { GcpEmulator } from './gcp';
+import { VaultEmulator } from './vault';
+import type { IssuerKeys } from './relying-party';
 import { resolvePreset, type FailurePresetFor, type Preset, type PresetTools } from './presets';
 
 /** Options of {@link Emulator.mintIdToken}. */
@@ -164,7 +168,39 @@ export class Emulator {
   private readonly processId = newGuid();
   private stopped = false;
 
+  /** Relying parties that trust the idTokens: each checks them against the issuer's keys and its own trust. */
+  private readonly issuerKeys: IssuerKeys = {
+    keysFor: (iss) => this.keysForIssuer(iss),
+    nowSeconds: () => this.nowSeconds(),
+  };
+  /** AWS STS (POST /): set its trust with `emulator.aws.trust(roleArn, issuer, subject)`. */
+  readonly aws = new AwsStsEmulator(this.issuerKeys);
+  /** Google Cloud STS (POST /v1/token) and IAM Credentials: `emulator.gcp.addProvider(name, issuer, …)`. */
+  readonly gcp = new GcpEmulator(this.issuerKeys);
+  /** Vault's JWT auth (POST /v1/auth/<path>/login) and lookup-self: `emulator.vault.addRole(role, issuer, subject)`. */
+  readonly vault = new VaultEmulator(this.issuerKeys);
+
   private readonly routes: Route[] = [
+    { kind: 'aws-sts', service: 'none', pattern: /^\/$/, handle: (c) => this.aws.handle(c.info) },
+    { kind: 'gcp-sts', service: 'none', pattern: /^\/v1\/token$/, handle: (c) => this.gcp.handleSts(c.info) },
+    {
+      kind: 'gcp-iam',
+      service: 'none',
+      pattern: /^\/v1\/projects\/-\/serviceAccounts\/([^/]+):generateAccessToken$/,
+      handle: (c, p) => this.gcp.handleGenerateAccessToken(c.info, p[0]),
+    },
+    {
+      kind: 'vault',
+      service: 'none',
+      pattern: /^\/v1\/auth\/token\/lookup-self$/,
+      handle: (c) => this.vault.handleLookupSelf(c.info),
+    },
+    {
+      kind: 'vault',
+      service: 'none',
+      pattern: /^\/v1\/auth\/(.+)\/login$/,
+      handle: (c, p) => this.vault.handleLogin(c.info, p[0]),
+    },
     {
       kind: 'oidctoken',
       service: 'ado',

@@ -10,3 +10,7 @@ export * from './jwt';
 export * from './model';
 export * from './pki';
 export * from './presets';
+export * from './aws-sts';
+export * from './relying-party';
+export * from './gcp';
+export * from './vault';

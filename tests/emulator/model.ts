@@ -6,7 +6,18 @@
 export type IssuerStyle = 'entra' | 'azuredevops';
 
 export type EndpointKind =
-  'oidctoken' | 'token' | 'openid-configuration' | 'jwks' | 'instance-discovery' | 'arm' | 'other';
+  | 'oidctoken'
+  | 'token'
+  | 'openid-configuration'
+  | 'jwks'
+  | 'instance-discovery'
+  | 'arm'
+  | 'other'
+  // Other clouds that trust the idToken (aws-sts.ts, gcp.ts, vault.ts).
+  | 'aws-sts'
+  | 'gcp-sts'
+  | 'gcp-iam'
+  | 'vault';
 
 export const ENDPOINT_KINDS: readonly EndpointKind[] = [
   'oidctoken',
@@ -16,6 +27,10 @@ export const ENDPOINT_KINDS: readonly EndpointKind[] = [
   'instance-discovery',
   'arm',
   'other',
+  'aws-sts',
+  'gcp-sts',
+  'gcp-iam',
+  'vault',
 ];
 
 /** The audience Azure DevOps puts in every idToken and Entra expects in federated credentials by default. */

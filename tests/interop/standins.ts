@@ -9,6 +9,9 @@ import * as path from 'node:path';
  *   python <script>    DefaultAzureCredential from the step's environment (identity-client.js default)
  *   curl -H "Authorization: Bearer <jwt>" <url>   checks the token's audience is the URL's service
  *   az deployment …    `az account get-access-token` with the real az: the sign-in an ARM deployment needs
+ *   aws …              GetCallerIdentity through the AWS SDK's default credential chain (aws-step.js)
+ *   gcloud …           an access token through Application Default Credentials (gcp-step.js)
+ *   vault …            `vault token lookup` with VAULT_ADDR and VAULT_TOKEN (vault-step.js)
  * Usage: node standins.js <tool> <args…>; the emulator's URL comes from EMULATOR_URL, the real az from REAL_AZ.
  */
 
@@ -75,5 +78,8 @@ const tools: Record<string, (args: string[]) => number> = {
   python: () => node('identity-client.js', ['default']),
   curl,
   az,
+  aws: () => node('../harness/aws-step.js', []),
+  gcloud: () => node('../harness/gcp-step.js', []),
+  vault: () => node('../harness/vault-step.js', []),
 };
 process.exit(tools[tool] ? tools[tool](args) : 127);
