@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tl from 'azure-pipelines-task-lib/task';
 import { CREATED_PATHS_TASK_VARIABLE } from './agent';
+import { stopRenewer } from './renewer-control';
 
 function createdPaths(): string[] {
   const recorded = tl.getTaskVariable(CREATED_PATHS_TASK_VARIABLE);
@@ -19,7 +20,7 @@ function isInside(child: string, parent: string): boolean {
   return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
 }
 
-/** Post-job step: removes the token files and directories the main step created, and says so. */
+/** Post-job step: stops the token renewer, then removes the token files and directories the main step created, and says so. */
 export async function cleanup(): Promise<void> {
   const tempDirectory = tl.getVariable('Agent.TempDirectory');
   const paths = createdPaths();
@@ -32,6 +33,15 @@ export async function cleanup(): Promise<void> {
     if (!tempDirectory || !isInside(path.resolve(entry), path.resolve(tempDirectory))) {
       tl.warning(`Did not remove ${entry}: it is not inside Agent.TempDirectory.`);
       continue;
+    }
+    // The renewer first: it writes into the directory, and its record is the report.
+    try {
+      const report = await stopRenewer(entry);
+      if (report) console.log(report);
+    } catch (error) {
+      tl.warning(
+        `Could not stop the token renewer: ${error instanceof Error ? error.message : String(error)}`,
+      );
     }
     try {
       fs.rmSync(entry, { recursive: true, force: true });

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { COMMAND_NAME, type TokenCommandConfig } from './core/command-config';
 import { exchangeForAccessToken } from './core/entra';
 import { TaskFailure } from './core/errors';
@@ -10,6 +11,7 @@ import { DEFAULT_RETRY_POLICY, withRetry, type RetryPolicy } from './core/retry'
 import { quoteUntrusted } from './core/text';
 import { writeSecretFileAtomic } from './core/tokenfile';
 import { explainEntraError } from './core/diagnostics';
+import { renewerStatus } from './renewer-control';
 
 /**
  * azure-wif-token: fresh tokens for a later step, on demand, without the task running again.
@@ -17,10 +19,11 @@ import { explainEntraError } from './core/diagnostics';
  *   azure-wif-token access-token [--resource <uri>]   print an Entra access token (default: Resource Manager)
  *   azure-wif-token renew-file             renew the federated token file only
  *   azure-wif-token exec -- <command…>     run a command, renewing the token file while it runs
- * It needs the job access token in SYSTEM_ACCESSTOKEN, which a step has only when its author maps it.
+ *   azure-wif-token status                 whether the job-wide renewer runs, what it did, and its log
+ * All but status need the job access token in SYSTEM_ACCESSTOKEN, which a step has only when its author maps it.
  */
 
-export const USAGE = `usage: ${COMMAND_NAME} [id-token | access-token [--resource <uri>] | renew-file | exec -- <command> [args…]]`;
+export const USAGE = `usage: ${COMMAND_NAME} [id-token | access-token [--resource <uri>] | renew-file | exec -- <command> [args…] | status]`;
 
 /** The agent reads logging commands on stderr too; a secret registered there never lands in $(…) output. */
 function registerSecret(secret: string): void {
@@ -39,7 +42,7 @@ const stderrLogger: Logger = {
 class UsageError extends TaskFailure {}
 
 interface Parsed {
-  action: 'id-token' | 'access-token' | 'renew-file' | 'exec';
+  action: 'id-token' | 'access-token' | 'renew-file' | 'exec' | 'status';
   configFile: string;
   resource?: string;
   command: string[];
@@ -55,7 +58,7 @@ export function parseArguments(args: string[]): Parsed {
     if (arg === '--config') configFile = rest.shift();
     else if (arg === '--resource') resource = rest.shift();
     else if (arg === '--') break;
-    else if (!action && ['id-token', 'access-token', 'renew-file', 'exec'].includes(arg))
+    else if (!action && ['id-token', 'access-token', 'renew-file', 'exec', 'status'].includes(arg))
       action = arg as Parsed['action'];
     else throw new UsageError(`${COMMAND_NAME}: unknown argument '${quoteUntrusted(arg, 80)}'. ${USAGE}`);
   }
@@ -193,6 +196,12 @@ export async function runCommand(args: string[]): Promise<number> {
   try {
     const parsed = parseArguments(args);
     const config = readConfig(parsed.configFile);
+    if (parsed.action === 'status') {
+      // Needs no job access token: it reads the renewer's record beside the config.
+      const { running, text } = renewerStatus(path.dirname(parsed.configFile));
+      process.stdout.write(text);
+      return running ? 0 : 1;
+    }
     const jobAccessToken = process.env.SYSTEM_ACCESSTOKEN;
     if (!jobAccessToken) {
       throw new TaskFailure(

@@ -8,6 +8,7 @@ export interface TaskInputs {
   exportIdToken: boolean;
   resources?: string;
   azureCliLogin: boolean;
+  renewTokens: boolean;
   prefix: string;
   requestTimeoutSeconds: number;
   overallTimeoutSeconds: number;
@@ -61,6 +62,7 @@ export function readTaskInputs(): TaskInputs {
     exportIdToken: booleanInput('exportIdToken', true),
     resources: tl.getInput('resources', false),
     azureCliLogin: booleanInput('azureCliLogin', false),
+    renewTokens: booleanInput('renewTokens', true),
     prefix: prefixInput('variablePrefix'),
     requestTimeoutSeconds: secondsInput('requestTimeoutSeconds', 30, 600),
     overallTimeoutSeconds: secondsInput('overallTimeoutSeconds', 120, 3600),

@@ -16,6 +16,7 @@ import { createTransport } from './core/http';
 import { DEFAULT_RETRY_POLICY } from './core/retry';
 import { createPrivateDirectory } from './core/tokenfile';
 import { readTaskInputs } from './inputs';
+import { startRenewer } from './renewer-control';
 import { installTokenCommand } from './token-command';
 
 function userAgent(): string {
@@ -30,6 +31,35 @@ function failureMessage(error: unknown, secrets: string[]): string {
         "Re-run with system.debug=true and report the log (it holds no secrets) to the task's issue tracker.";
   // The agent masks registered secrets too; this keeps them out even where it would not.
   return secrets.reduce((text, secret) => text.split(secret).join('***'), message);
+}
+
+/** Starts the job-wide renewer; a failure to start costs the job nothing but the renewal, so it only warns. */
+function startJobRenewer(
+  workDirectory: string,
+  configFile: string,
+  azureConfigDirectory: string | undefined,
+  jobAccessToken: string,
+  proxyPassword: string | undefined,
+): void {
+  try {
+    const pid = startRenewer({
+      workDirectory,
+      configFile,
+      azureConfigDirectory,
+      secrets: { jobAccessToken, proxyPassword: proxyPassword || undefined },
+    });
+    const what = azureConfigDirectory
+      ? 'the federated token file and the Azure CLI sign-in'
+      : 'the federated token file';
+    console.log(
+      `Started the token renewer (pid ${pid}): it keeps ${what} fresh until the job ends; the post-job step stops it.`,
+    );
+  } catch (error) {
+    tl.warning(
+      `Could not start the token renewer (${error instanceof Error ? error.message : String(error)}), so the federated token file lasts only as long as its first idToken. ` +
+        'Re-run the job; if it persists, use azure-wif-token exec in steps that outlive the idToken.',
+    );
+  }
 }
 
 /** The task's main step: read the agent's inputs, acquire, write the variables. */
@@ -82,6 +112,7 @@ export async function run(): Promise<void> {
     for (const variable of result.variables) {
       tl.setVariable(variable.name, variable.value, variable.secret, variable.output);
     }
+    let azureConfigDirectory: string | undefined;
     if (inputs.azureCliLogin) {
       const configDirectory = await signInAzureCli({
         connection: result.connection,
@@ -92,8 +123,9 @@ export async function run(): Promise<void> {
         logger: taskLogger,
       });
       if (configDirectory) tl.setVariable(`${inputs.prefix}AZURE_CONFIG_DIR`, configDirectory);
+      azureConfigDirectory = configDirectory;
     }
-    installTokenCommand(
+    const configFile = installTokenCommand(
       workDirectory,
       inputs.prefix,
       commandConfig(result.connection, result.oidcEndpoint, result.federatedTokenFile, {
@@ -108,6 +140,9 @@ export async function run(): Promise<void> {
         deadlineMs,
       }),
     );
+    if (inputs.renewTokens && jobAccessToken) {
+      startJobRenewer(workDirectory, configFile, azureConfigDirectory, jobAccessToken, proxy?.proxyPassword);
+    }
     const subscription = result.connection.subscriptionId
       ? ` and subscription ${result.connection.subscriptionId}`
       : '';
