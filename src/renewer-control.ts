@@ -231,6 +231,7 @@ export function renewerStatus(workDirectory: string): { running: boolean; text: 
     headline =
       'The token renewer is not running: it was not started (the task input renewTokens is false) or could not start.';
   }
+  if (!headline.endsWith('.')) headline += '.';
   const lines = [state ? `${headline}\nIt made ${summarize(state)}.` : headline];
   try {
     const log = fs.readFileSync(renewerFiles(workDirectory).log, 'utf8');

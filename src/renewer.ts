@@ -45,6 +45,9 @@ function readStdin(): Promise<string> {
   });
 }
 
+/** renewer.log moves to renewer.log.1 past this size (48 h of renewals every 3 minutes is ~150 KB). */
+const MAX_LOG_BYTES = 1024 * 1024;
+
 /** How often the renewer checks that its job still exists (agent worker alive, work directory present). */
 const WATCH_INTERVAL_MS = 1000;
 
@@ -54,6 +57,10 @@ export async function runRenewer(args: string[]): Promise<number> {
   const files = renewerFiles(parsed.workDirectory);
   const log = (message: string) => {
     try {
+      // Bounded: a long job under a flaky network must not fill the agent's disk.
+      if (fs.existsSync(files.log) && fs.statSync(files.log).size > MAX_LOG_BYTES) {
+        fs.renameSync(files.log, `${files.log}.1`);
+      }
       fs.appendFileSync(files.log, `${new Date().toISOString()} ${message}\n`, { mode: 0o600 });
     } catch {
       // the work directory is gone: the watchdog ends the process
