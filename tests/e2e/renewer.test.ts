@@ -207,6 +207,43 @@ describe('the job-wide renewer keeps later steps signed in with no extra YAML', 
     );
   });
 
+  it('gives a second, prefixed instance of the task its own renewer and file', async () => {
+    const { job, task, pid, workDirectory } = await startJob();
+    const firstFile = task.variables.find((v) => v.name === 'AZURE_FEDERATED_TOKEN_FILE')!.value;
+    const firstToken = fs.readFileSync(firstFile, 'utf8');
+    job.job.inputs = { variablePrefix: 'STATE_' };
+    const second = await job.runTask();
+    steps.push(second);
+    assert.equal(second.result?.result, 'Succeeded', second.stdout);
+    const secondPid = renewerPid(second);
+    const secondFile = second.variables.find((v) => v.name === 'STATE_AZURE_FEDERATED_TOKEN_FILE')!.value;
+    const secondToken = fs.readFileSync(secondFile, 'utf8');
+    assert.notEqual(secondPid, pid);
+    assert.notEqual(path.dirname(secondFile), workDirectory);
+    await new Promise((resolve) => setTimeout(resolve, 2 * ID_TOKEN_SECONDS * 1000));
+    for (const [file, initial] of [
+      [firstFile, firstToken],
+      [secondFile, secondToken],
+    ]) {
+      const token = fs.readFileSync(file, 'utf8');
+      const { exp } = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()) as { exp: number };
+      assert.ok(exp * 1000 > Date.now(), `${file} holds an expired token`);
+      assert.notEqual(token, initial, `${file} was never renewed`);
+    }
+    for (const [step, p] of [
+      [task, pid],
+      [second, secondPid],
+    ] as const) {
+      const post = await job.runPostJob(step);
+      steps.push(post);
+      assert.ok(
+        post.plainLines.some((l) => l.startsWith(`Stopped the token renewer (pid ${p}). It made `)),
+        post.stdout,
+      );
+    }
+    assert.equal(alive(pid) || alive(secondPid), false);
+  });
+
   it('exits on its own, saying why, when Azure DevOps refuses the job access token (the job has ended)', async () => {
     const { job, task, pid } = await startJob();
     const jobToken = emulator.options.jobAccessToken;
