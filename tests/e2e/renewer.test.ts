@@ -161,8 +161,20 @@ describe('the job-wide renewer keeps later steps signed in with no extra YAML', 
 
     // The job access token is in no file the job can see.
     for (const file of filesUnder(job.job.tempDirectory)) {
-      assert.ok(!fs.readFileSync(file, 'utf8').includes(jobToken), `${file} holds the job access token`);
+      const content = fs.readFileSync(file, 'utf8');
+      assert.ok(!content.includes(jobToken), `${file} holds the job access token`);
+      if (path.basename(file).startsWith('renewer.')) {
+        for (const idToken of emulator.issuedIdTokens)
+          assert.ok(!content.includes(idToken), `${file} holds an idToken`);
+      }
     }
+    assert.deepEqual(
+      fs
+        .readdirSync(workDirectory)
+        .filter((name) => name.startsWith('renewer.'))
+        .sort(),
+      ['renewer.log', 'renewer.pid', 'renewer.state.json'],
+    );
 
     const post = await job.runPostJob(task);
     steps.push(post);
