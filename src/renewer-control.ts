@@ -95,8 +95,9 @@ export function renewerEnvironment(env: NodeJS.ProcessEnv, secrets: string[]): R
  * and, 5 s after it exits, ends it if its stdout/stderr are still held open (microsoft/azure-pipelines-agent
  * src/Agent.Sdk/ProcessInvoker.cs, ProcessExitedHandler); it does not end other descendants until the job
  * ends (src/Agent.Worker/JobExtension.cs). So: detached (own process group, no console on Windows),
- * stdout/stderr not the step's, stdin a pipe that carries the secrets and is closed at once, unref'd.
- * Returns its pid.
+ * stdout/stderr not the step's, stdin a pipe that carries the secrets and is closed at once, unref'd. Node
+ * makes the handles it inherited (the step's pipes) non-inheritable at start-up (nodejs/node src/node.cc,
+ * uv_disable_stdio_inheritance), so on Windows too the renewer holds none of them. Returns its pid.
  */
 export function startRenewer(
   launch: RenewerLaunch,
