@@ -38,6 +38,7 @@ function runAz(
   az: string,
   args: string[],
   env: NodeJS.ProcessEnv,
+  signal?: AbortSignal,
 ): Promise<{ code: number; stderr: string }> {
   return new Promise((resolve, reject) => {
     const invocation = azInvocation(az, args);
@@ -46,6 +47,7 @@ function runAz(
       stdio: ['ignore', 'ignore', 'pipe'],
       windowsVerbatimArguments: invocation.windowsVerbatimArguments,
       windowsHide: true,
+      signal,
     });
     const stderr: Buffer[] = [];
     child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
@@ -195,4 +197,64 @@ export async function signInAzureCli(options: AzureCliSignIn): Promise<string | 
     `Signed the Azure CLI in as ${connection.clientId}; later steps use AZURE_CONFIG_DIR=${configDirectory}.`,
   );
   return configDirectory;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Signing in again for the job-wide renewer (issue #14): same profile, same flags, the token read from the
+// federated token file by az itself (`@<file>`, REFERENCE §5), so no token is ever on a command line.
+
+export interface AzureCliRenewal {
+  az: string;
+  configDirectory: string;
+  connection: AzureConnection;
+  /** The federated token file the renewer keeps fresh. */
+  tokenFile: string;
+  caFile?: string;
+  proxyUrl?: string;
+  /** The renewer's own minimal environment (PATH, HOME…), never the step's. */
+  baseEnv: NodeJS.ProcessEnv;
+  /** Ends a running az when the renewer is stopped. */
+  signal?: AbortSignal;
+}
+
+/** Signs the job-private Azure CLI profile in again with the token now in the file. */
+export async function signInAzureCliAgain(options: AzureCliRenewal): Promise<void> {
+  const { connection } = options;
+  const env: NodeJS.ProcessEnv = {
+    ...options.baseEnv,
+    AZURE_CONFIG_DIR: options.configDirectory,
+    AZURE_CORE_COLLECT_TELEMETRY: 'false',
+    AZURE_CORE_ONLY_SHOW_ERRORS: 'true',
+  };
+  if (options.caFile) env.REQUESTS_CA_BUNDLE = options.caFile;
+  if (options.proxyUrl) env.HTTPS_PROXY = options.proxyUrl;
+  const run = async (what: string, args: string[]) => {
+    const { code, stderr } = await runAz(options.az, args, env, options.signal);
+    if (code !== 0) {
+      const said = quoteUntrusted(stderr.split(/\r?\n/).filter(Boolean).slice(-3).join(' '), 600);
+      throw new TaskFailure(`The Azure CLI could not ${what} (az exited with ${code}: ${said}).`);
+    }
+  };
+  await run(`sign in again as ${connection.clientId}`, [
+    'login',
+    '--service-principal',
+    '--username',
+    connection.clientId,
+    '--tenant',
+    connection.tenantId,
+    '--federated-token',
+    `@${options.tokenFile}`,
+    '--allow-no-subscriptions',
+    '--output',
+    'none',
+  ]);
+  // A new sign-in picks its own default subscription: select the connection's again.
+  if (connection.subscriptionId) {
+    await run(`select the subscription ${connection.subscriptionId} again`, [
+      'account',
+      'set',
+      '--subscription',
+      connection.subscriptionId,
+    ]);
+  }
 }

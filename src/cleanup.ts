@@ -2,8 +2,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tl from 'azure-pipelines-task-lib/task';
 import { CREATED_PATHS_TASK_VARIABLE } from './agent';
-import type { RenewerRecord } from './core/summary';
 import { appendToRunSummary } from './run-summary';
+import { readState, stopRenewer } from './renewer-control';
 
 function createdPaths(): string[] {
   const recorded = tl.getTaskVariable(CREATED_PATHS_TASK_VARIABLE);
@@ -21,16 +21,9 @@ function isInside(child: string, parent: string): boolean {
   return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
 }
 
-/** The token-file renewer's record, for the summary. There is no renewer yet: its stop hook goes here. */
-function renewerRecord(): RenewerRecord | undefined {
-  return undefined;
-}
-
-/** Post-job step: removes the token files and directories the main step created, and says so. */
+/** Post-job step: stops the token renewer, then removes the token files and directories the main step created, and says so. */
 export async function cleanup(): Promise<void> {
   const tempDirectory = tl.getVariable('Agent.TempDirectory');
-  // Before the removal, while the renewer's state is still there to read.
-  appendToRunSummary(renewerRecord(), tempDirectory);
   const paths = createdPaths();
   if (paths.length === 0) {
     console.log('Nothing to clean up: this task created no files in this job.');
@@ -41,6 +34,28 @@ export async function cleanup(): Promise<void> {
     if (!tempDirectory || !isInside(path.resolve(entry), path.resolve(tempDirectory))) {
       tl.warning(`Did not remove ${entry}: it is not inside Agent.TempDirectory.`);
       continue;
+    }
+    // The renewer first: it writes into the directory, and its record is the report.
+    try {
+      const report = await stopRenewer(entry);
+      if (report) {
+        console.log(report);
+        // Before the removal, while the renewer's state is still there to read.
+        const state = readState(entry);
+        appendToRunSummary(
+          {
+            renewals: state?.renewals ?? 0,
+            lastRenewedAt: state?.lastRenewalAt ? new Date(state.lastRenewalAt) : undefined,
+            stoppedAt: new Date(),
+            reason: report,
+          },
+          tempDirectory,
+        );
+      }
+    } catch (error) {
+      tl.warning(
+        `Could not stop the token renewer: ${error instanceof Error ? error.message : String(error)}`,
+      );
     }
     try {
       fs.rmSync(entry, { recursive: true, force: true });

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { COMMAND_NAME, type TokenCommandConfig } from './core/command-config';
 import { exchangeForAccessToken } from './core/entra';
 import { TaskFailure } from './core/errors';
@@ -22,6 +23,7 @@ import {
 import { assertJobTokenDestination } from './core/job-token-origin';
 import { resolveWindowsCommand, windowsInvocation } from './core/windows-command';
 import { vaultLogin, type VaultTarget } from './core/vault';
+import { renewerStatus } from './renewer-control';
 
 /**
  * azure-wif-token: fresh tokens for a later step, on demand, without the task running again.
@@ -30,10 +32,11 @@ import { vaultLogin, type VaultTarget } from './core/vault';
  *   azure-wif-token renew-file             renew the federated token file only
  *   azure-wif-token exec -- <command…>     run a command, renewing the token file while it runs
  *   azure-wif-token vault-login            log in to the task's Vault with a fresh idToken, print the Vault token
- * It needs the job access token in SYSTEM_ACCESSTOKEN, which a step has only when its author maps it.
+ *   azure-wif-token status                 whether the job-wide renewer runs, what it did, and its log
+ * All but status need the job access token in SYSTEM_ACCESSTOKEN, which a step has only when its author maps it.
  */
 
-export const USAGE = `usage: ${COMMAND_NAME} [id-token | access-token [--resource <uri>] | renew-file | vault-login | exec -- <command> [args…]]`;
+export const USAGE = `usage: ${COMMAND_NAME} [id-token | access-token [--resource <uri>] | renew-file | vault-login | exec -- <command> [args…] | status]`;
 
 /** The logging command that registers a secret, escaped as task-lib escapes command data (% first). */
 export function setSecretCommand(secret: string): string {
@@ -63,7 +66,7 @@ const stderrLogger: Logger = {
 class UsageError extends TaskFailure {}
 
 interface Parsed {
-  action: 'id-token' | 'access-token' | 'renew-file' | 'exec' | 'vault-login';
+  action: 'id-token' | 'access-token' | 'renew-file' | 'exec' | 'vault-login' | 'status';
   configFile: string;
   resource?: string;
   command: string[];
@@ -79,7 +82,10 @@ export function parseArguments(args: string[]): Parsed {
     if (arg === '--config') configFile = rest.shift();
     else if (arg === '--resource') resource = rest.shift();
     else if (arg === '--') break;
-    else if (!action && ['id-token', 'access-token', 'renew-file', 'exec', 'vault-login'].includes(arg))
+    else if (
+      !action &&
+      ['id-token', 'access-token', 'renew-file', 'exec', 'vault-login', 'status'].includes(arg)
+    )
       action = arg as Parsed['action'];
     else throw new UsageError(`${COMMAND_NAME}: unknown argument '${quoteUntrusted(arg, 80)}'. ${USAGE}`);
   }
@@ -296,6 +302,12 @@ export async function runCommand(args: string[]): Promise<number> {
     const parsed = parseArguments(args);
     logStream = parsed.action === 'renew-file' || parsed.action === 'exec' ? process.stdout : process.stderr;
     const config = readConfig(parsed.configFile);
+    if (parsed.action === 'status') {
+      // Needs no job access token: it reads the renewer's record beside the config.
+      const { running, text } = renewerStatus(path.dirname(parsed.configFile));
+      process.stdout.write(text);
+      return running ? 0 : 1;
+    }
     assertJobTokenDestination(config.oidcEndpoint.baseUrl, process.env.SYSTEM_COLLECTIONURI);
     if (parsed.action === 'vault-login') vaultTargetOf(config);
     const jobAccessToken = process.env.SYSTEM_ACCESSTOKEN;

@@ -9,6 +9,7 @@ export interface TaskInputs {
   exportTokenOutputs: boolean;
   resources?: string;
   azureCliLogin: boolean;
+  renewTokens: boolean;
   prefix: string;
   requestTimeoutSeconds: number;
   overallTimeoutSeconds: number;
@@ -63,6 +64,7 @@ export function readTaskInputs(): TaskInputs {
     exportTokenOutputs: booleanInput('exportTokenOutputs', false),
     resources: tl.getInput('resources', false),
     azureCliLogin: booleanInput('azureCliLogin', false),
+    renewTokens: booleanInput('renewTokens', true),
     prefix: prefixInput('variablePrefix'),
     requestTimeoutSeconds: secondsInput('requestTimeoutSeconds', 30, 600),
     overallTimeoutSeconds: secondsInput('overallTimeoutSeconds', 120, 3600),

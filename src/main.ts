@@ -1,14 +1,18 @@
 /* eslint-disable @typescript-eslint/no-require-imports */
-// One bundle serves two roles, so the package carries one copy of the code:
+// One bundle serves three roles, so the package carries one copy of the code:
 //  - the task step, as the agent runs it (`node dist/main.js`);
-//  - the on-demand command `azure-wif-token` a later step runs through the launcher the task put on PATH.
-// Each role is loaded lazily, so the command does not load task-lib (whose import writes to stdout).
+//  - the on-demand command `azure-wif-token` a later step runs through the launcher the task put on PATH;
+//  - the job-wide token renewer the task starts in the background (`node dist/main.js renew …`).
+// Each role is loaded lazily, so the command and the renewer do not load task-lib (whose import writes to stdout).
 // No require.main guard: the agent and task-lib's mock runner both load this file to run it.
 if (process.argv[2] === 'azure-wif-token') {
   const { runCommand } = require('./command') as typeof import('./command');
   void runCommand(process.argv.slice(3)).then((code) => {
     process.exitCode = code;
   });
+} else if (process.argv[2] === 'renew') {
+  const { runRenewer } = require('./renewer') as typeof import('./renewer');
+  void runRenewer(process.argv.slice(3)).then((code) => process.exit(code));
 } else {
   const { run } = require('./task') as typeof import('./task');
   void run();

@@ -24,6 +24,7 @@ import { MINIMUM_AGENT_VERSION } from './core/agent-requirements';
 import { proveOtherClouds, resolveOtherClouds } from './core/other-clouds';
 import { planOtherCloudExports } from './core/plan';
 import { readOtherCloudSettings } from './other-cloud-inputs';
+import { startRenewer } from './renewer-control';
 
 function userAgent(): string {
   return `AzureWorkloadIdentityTask/${version.Major}.${version.Minor}.${version.Patch} (node ${process.version}; ${process.platform})`;
@@ -59,6 +60,37 @@ function setVariable(variable: ExportedVariable): void {
     },
     variable.value,
   );
+}
+
+/** Starts the job-wide renewer; a failure to start costs the job nothing but the renewal, so it only warns. */
+function startJobRenewer(
+  workDirectory: string,
+  configFile: string,
+  azureConfigDirectory: string | undefined,
+  jobAccessToken: string,
+  proxyPassword: string | undefined,
+): number | undefined {
+  try {
+    const pid = startRenewer({
+      workDirectory,
+      configFile,
+      azureConfigDirectory,
+      secrets: { jobAccessToken, proxyPassword: proxyPassword || undefined },
+    });
+    const what = azureConfigDirectory
+      ? 'the federated token file and the Azure CLI sign-in'
+      : 'the federated token file';
+    console.log(
+      `Started the token renewer (pid ${pid}): it keeps ${what} fresh until the job ends; the post-job step stops it.`,
+    );
+    return pid;
+  } catch (error) {
+    tl.warning(
+      `Could not start the token renewer (${error instanceof Error ? error.message : String(error)}), so the federated token file lasts only as long as its first idToken. ` +
+        'Re-run the job; if it persists, use azure-wif-token exec in steps that outlive the idToken.',
+    );
+    return undefined;
+  }
 }
 
 /** The task's main step: read the agent's inputs, acquire, write the variables. */
@@ -142,6 +174,7 @@ export async function run(): Promise<void> {
       setVariable(variable);
       exported.push(variable);
     }
+    let azureConfigDirectory: string | undefined;
     if (inputs.azureCliLogin) {
       const configDirectory = await signInAzureCli({
         connection: result.connection,
@@ -162,8 +195,9 @@ export async function run(): Promise<void> {
         tl.setVariable(variable.name, variable.value);
         exported.push(variable);
       }
+      azureConfigDirectory = configDirectory;
     }
-    installTokenCommand(workDirectory, inputs.prefix, {
+    const configFile = installTokenCommand(workDirectory, inputs.prefix, {
       vault: otherClouds.vault,
       ...commandConfig(result.connection, result.oidcEndpoint, result.federatedTokenFile, {
         caFile: certificates?.caFile,
@@ -177,6 +211,16 @@ export async function run(): Promise<void> {
         deadlineMs,
       }),
     });
+    const renewerPid =
+      inputs.renewTokens && jobAccessToken
+        ? startJobRenewer(
+            workDirectory,
+            configFile,
+            azureConfigDirectory,
+            jobAccessToken,
+            proxy?.proxyPassword,
+          )
+        : undefined;
     publishRunSummary({
       result,
       variables: exported,
@@ -185,6 +229,13 @@ export async function run(): Promise<void> {
       exportIdToken: inputs.exportIdToken,
       commandName: commandNameFor(inputs.prefix),
       taskName,
+      renewer:
+        renewerPid === undefined
+          ? undefined
+          : {
+              running: true,
+              detail: `keeps the federated token file${azureConfigDirectory ? ' and the Azure CLI sign-in' : ''} fresh until the job ends (pid ${renewerPid}); \`${commandNameFor(inputs.prefix)} status\` shows its log`,
+            },
     });
     const subscription = result.connection.subscriptionId
       ? ` and subscription ${result.connection.subscriptionId}`

@@ -13,7 +13,12 @@ export function commandNameFor(prefix: string): string {
  * Puts azure-wif-token on PATH for the rest of the job: launchers (POSIX shell and Windows .cmd) that run
  * this bundle with the agent's own node, in command mode, with a config file that holds no secret.
  */
-export function installTokenCommand(workDirectory: string, prefix: string, config: TokenCommandConfig): void {
+/** Returns the config file, which the renewer reads too. */
+export function installTokenCommand(
+  workDirectory: string,
+  prefix: string,
+  config: TokenCommandConfig,
+): string {
   const name = commandNameFor(prefix);
   const bin = path.join(workDirectory, 'bin');
   fs.mkdirSync(bin, { mode: 0o700 });
@@ -30,4 +35,5 @@ export function installTokenCommand(workDirectory: string, prefix: string, confi
   console.log(
     `Later steps can run ${name} for a fresh idToken or access token (it needs SYSTEM_ACCESSTOKEN mapped).`,
   );
+  return configFile;
 }

@@ -29,6 +29,17 @@ export interface OidcEndpoint {
   body: string;
 }
 
+/**
+ * Azure DevOps refused the job access token itself (401, 403, or a sign-in page): after the task's own
+ * request succeeded, this means the job has ended, so whoever keeps renewing stops (src/core/renewal.ts).
+ */
+export class JobTokenRefused extends TaskFailure {
+  constructor(message: string) {
+    super(message);
+    this.name = 'JobTokenRefused';
+  }
+}
+
 export interface IdToken {
   token: string;
   claims: IdTokenClaims;
@@ -111,7 +122,7 @@ function failureFor(response: HttpResponse, connectionId: string): TaskFailure {
   const isHtml =
     (response.headers['content-type'] ?? '').includes('text/html') || /^\s*</.test(response.body);
   if (status === 203 || (status >= 300 && status < 400) || (status === 200 && isHtml)) {
-    return new TaskFailure(
+    return new JobTokenRefused(
       `Azure DevOps answered the idToken request with a sign-in page (HTTP ${status})${ids}, so it did not accept the job access token. ` +
         'Re-run the job; if it persists, check that the job can use its access token (for a release, enable "Allow scripts to access the OAuth token" on the agent job).',
     );
@@ -123,13 +134,13 @@ function failureFor(response: HttpResponse, connectionId: string): TaskFailure {
     );
   }
   if (status === 401) {
-    return new TaskFailure(
+    return new JobTokenRefused(
       `Azure DevOps did not accept the job access token when asked for an idToken (HTTP 401)${ids}. ` +
         'Re-run the job; the token is issued per job and is only valid while the job runs.',
     );
   }
   if (status === 403) {
-    return new TaskFailure(
+    return new JobTokenRefused(
       `Azure DevOps refused this job an idToken for service connection ${connectionId} (HTTP 403)${saying}${ids}. ` +
         'Allow this pipeline to use the connection: Project settings > Service connections > the connection > Security > Pipeline permissions.',
     );

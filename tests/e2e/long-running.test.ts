@@ -34,7 +34,8 @@ describe('long-running jobs: later steps keep getting valid tokens', function ()
       idTokenLifetimeSeconds: ID_TOKEN_SECONDS,
       accessTokenLifetimeSeconds: 2,
     });
-    job = EmulatedJob.forConnection(emulator, emulator.connection());
+    // The paths a step takes on its own, so the job-wide renewer is off here (tests/e2e/renewer.test.ts has it).
+    job = EmulatedJob.forConnection(emulator, emulator.connection(), { inputs: { renewTokens: 'false' } });
     task = await job.runTask();
     steps.push(task);
     assert.equal(task.result?.result, 'Succeeded', task.stdout);

@@ -113,16 +113,28 @@ describe('the README and overview pipeline snippets, run as the agent runs them'
       const steps: StepResult[] = [];
       let job: EmulatedJob | undefined;
       for (const [index, taskStep] of tasks.entries()) {
-        const { azureSubscription, ...inputs } = (taskStep.inputs ?? {}) as Record<string, string>;
+        // As the agent passes them: every input a string (YAML's true is the input 'true').
+        const { azureSubscription, ...inputs } = Object.fromEntries(
+          Object.entries((taskStep.inputs ?? {}) as Record<string, unknown>).map(([k, v]) => [k, String(v)]),
+        );
         assert.ok(azureSubscription, 'the task step names its connection');
         const connection = connections[index % connections.length];
         const extra = trustOtherClouds(connection, inputs);
+        const azureCliLogin = inputs.azureCliLogin === 'true';
+        if (azureCliLogin && !realAz) this.skip();
         // Every task step of one snippet runs in the same job, with the same temporary directory.
         const stepJob = EmulatedJob.forConnection(
           emulator,
           connection,
           job ? { inputs, extra, tempDirectory: job.job.tempDirectory } : { inputs, extra },
         );
+        if (azureCliLogin) {
+          // Offline, az accepts a local authority only under /adfs (tests/e2e/azure-cli-login.test.ts): the
+          // connection's authority and Resource Manager URL point at the emulator, settings a connection has.
+          stepJob.job.connection.url = `${emulator.url}/`;
+          stepJob.job.connection.data.activeDirectoryAuthority = `${emulator.url}/adfs/`;
+          stepJob.job.extra = { ...stepJob.job.extra, REQUESTS_CA_BUNDLE: emulator.caFile };
+        }
         job ??= stepJob;
         const run = await stepJob.runTask();
         steps.push(run);
@@ -161,9 +173,15 @@ describe('the README and overview pipeline snippets, run as the agent runs them'
         env.PATH = `${tools}${path.delimiter}${env.PATH}`;
         if (realAz) {
           env.REAL_AZ = realAz;
-          env.AZURE_CONFIG_DIR ??= fs.mkdtempSync(path.join(job!.job.tempDirectory, 'az-'));
-          fs.mkdirSync(env.AZURE_CONFIG_DIR, { recursive: true });
-          await registerEmulatedAzCloud(realAz, emulator, env.AZURE_CONFIG_DIR, env);
+          // The task's own sign-in (azureCliLogin) exported AZURE_CONFIG_DIR; otherwise the step gets a profile of
+          // its own with the emulated cloud, as an agent's az profile would have the real one.
+          if (!env.AZURE_CONFIG_DIR) {
+            env.AZURE_CONFIG_DIR = fs.mkdtempSync(path.join(job!.job.tempDirectory, 'az-'));
+            await registerEmulatedAzCloud(realAz, emulator, env.AZURE_CONFIG_DIR, env);
+          } else if (!fs.existsSync(env.AZURE_CONFIG_DIR)) {
+            fs.mkdirSync(env.AZURE_CONFIG_DIR, { recursive: true });
+            await registerEmulatedAzCloud(realAz, emulator, env.AZURE_CONFIG_DIR, env);
+          }
         }
         const run =
           kind === 'pwsh'

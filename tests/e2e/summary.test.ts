@@ -181,8 +181,27 @@ describe('run summary: the tab the step adds to the run page', function () {
     assert.equal(fs.existsSync(tokenFile), false);
     // The agent reads the file from its upload queue after the command, and cleans Agent.TempDirectory only
     // once that queue is drained (see src/run-summary.ts).
+    const after = fs.readFileSync(summary.file, 'utf8');
+    assert.ok(after.startsWith(summary.markdown), 'the post-job step only appends');
+    // The renewer's record, appended and uploaded again before its directory went.
+    assert.match(
+      after.slice(summary.markdown.length),
+      /^\n### Token file renewer \(post-job\)\n\nRenewed the token file \d+ times?(, last at \S+)?; stopped at \S+: Stopped the token renewer \(pid \d+\)\. It made \d+ renewals?, \d+ failed attempts?; the last idToken in the file expires \S+\.\n$/,
+    );
+    assert.deepEqual(
+      uploadedSummaries(post).map((s) => s.file),
+      [summary.file],
+    );
+  });
+
+  it('appends nothing after the post-job step when the renewer is off', async () => {
+    const job = EmulatedJob.forConnection(emulator, entra, { inputs: { renewTokens: 'false' } });
+    const main = await run(job);
+    const [summary] = uploadedSummaries(main);
+    assert.match(summary.markdown, /Token file renewer: not running\./);
+    const post = await job.runPostJob(main);
+    steps.push(post);
     assert.equal(fs.readFileSync(summary.file, 'utf8'), summary.markdown);
-    // No renewer yet, so nothing to append and no second upload.
     assert.deepEqual(uploadedSummaries(post), []);
   });
 

@@ -81,11 +81,28 @@ export class EmulatedJob {
   }
 
   async runTask(): Promise<StepResult> {
+    jobsWithTask.add(this);
     const step = await runProcess(MAIN_SCRIPT, taskEnvironment(this.job));
     step.refName = this.stepName;
     step.declaredOutputs = DECLARED_OUTPUTS;
     this.runs.push(step);
     return step;
+  }
+
+  /**
+   * Ends the token renewers the task started in this job, as the agent's orphan cleanup does when a job
+   * ends without its post-job step (tests that check the post-job step run it themselves).
+   */
+  endRenewers(): void {
+    const entries = fs.existsSync(this.job.tempDirectory) ? fs.readdirSync(this.job.tempDirectory) : [];
+    for (const entry of entries) {
+      try {
+        const pid = Number(fs.readFileSync(path.join(this.job.tempDirectory, entry, 'renewer.pid'), 'utf8'));
+        if (Number.isInteger(pid) && pid > 1) process.kill(pid, 'SIGTERM');
+      } catch {
+        // no renewer there, or already gone
+      }
+    }
   }
 
   async runPostJob(main: StepResult): Promise<StepResult> {
@@ -120,8 +137,25 @@ export class EmulatedJob {
   }
 }
 
+/** Jobs whose task ran (and so may have a renewer running), until their emulator stops. */
+const jobsWithTask = new Set<EmulatedJob>();
+
+/**
+ * An emulator whose stop() first ends the renewers of the jobs run against it, so a test file leaves no
+ * background process behind (they would otherwise live until mocha exits, the parent they watch).
+ */
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
-  return Emulator.start(options);
+  const emulator = await Emulator.start(options);
+  const stop = emulator.stop.bind(emulator);
+  emulator.stop = async () => {
+    for (const job of jobsWithTask) {
+      if (job.emulator !== emulator) continue;
+      job.endRenewers();
+      jobsWithTask.delete(job);
+    }
+    await stop();
+  };
+  return emulator;
 }
 
 /** Every secret the emulator issued or the task registered, and the lines of output that show one. */

@@ -122,4 +122,40 @@ describe('task glue under task-lib mocks', function () {
       [`##vso[task.setsecret]${JOB_TOKEN}`],
     );
   });
+
+  it('starts the renewer after success, handing it the job access token (not on its command line) and its files', async () => {
+    const { runner, step, temp } = await runScenario('success');
+    assert.ok(runner.succeeded, runner.stdout);
+    const workDirectory = path.dirname(
+      step.variables.find((v) => v.name === 'AZURE_FEDERATED_TOKEN_FILE')?.value ?? '',
+    );
+    assert.ok(workDirectory.startsWith(temp + path.sep));
+    const launch = step.plainLines.find((line) => line.startsWith('mock renewer launch: '));
+    assert.deepEqual(JSON.parse(launch!.slice('mock renewer launch: '.length)), {
+      workDirectory,
+      configFile: path.join(workDirectory, 'token-command.json'),
+      secretKeys: ['jobAccessToken', 'proxyPassword'],
+      jobAccessTokenHandedOver: true,
+    });
+    assert.ok(
+      step.plainLines.includes(
+        'Started the token renewer (pid 4242): it keeps the federated token file fresh until the job ends; the post-job step stops it.',
+      ),
+    );
+  });
+
+  it('starts no renewer when renewTokens is false', async () => {
+    const { runner, step } = await runScenario('no-renewer');
+    assert.ok(runner.succeeded, runner.stdout);
+    assert.ok(!step.plainLines.some((line) => /renewer/.test(line)), step.plainLines.join('\n'));
+  });
+
+  it('fails naming renewTokens when it is neither true nor false', async () => {
+    const { runner, step } = await runScenario('bad-renew-input');
+    assert.ok(runner.failed);
+    assert.equal(
+      step.result?.message,
+      "The input 'renewTokens' is 'yes', which is neither true nor false. Set it to true or false.",
+    );
+  });
 });

@@ -73,4 +73,20 @@ if (scenario === 'summary-unwritable') {
     },
   });
 }
+// The renewer is a process of its own (tests/e2e/renewer.test.ts); here only what the task hands it.
+runner.registerMock('./renewer-control', {
+  startRenewer: (launch: { workDirectory: string; configFile: string; secrets: Record<string, unknown> }) => {
+    console.log(
+      `mock renewer launch: ${JSON.stringify({
+        workDirectory: launch.workDirectory,
+        configFile: launch.configFile,
+        secretKeys: Object.keys(launch.secrets),
+        jobAccessTokenHandedOver: launch.secrets.jobAccessToken === JOB_TOKEN,
+      })}`,
+    );
+    return 4242;
+  },
+});
+if (scenario === 'no-renewer') runner.setInput('renewTokens', 'false');
+if (scenario === 'bad-renew-input') runner.setInput('renewTokens', 'yes');
 runner.run();

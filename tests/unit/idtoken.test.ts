@@ -2,7 +2,12 @@ import { strict as assert } from 'node:assert';
 import * as sinon from 'sinon';
 import { TaskFailure } from '../../src/core/errors';
 import { TransientFailure } from '../../src/core/retry';
-import { requestIdToken, resolveOidcEndpoint, type IdTokenClientOptions } from '../../src/core/idtoken';
+import {
+  JobTokenRefused,
+  requestIdToken,
+  resolveOidcEndpoint,
+  type IdTokenClientOptions,
+} from '../../src/core/idtoken';
 import { NOW_SECONDS, RecordingLogger, ScriptedTransport, fakeJwt, idTokenClaims, json } from './fakes';
 
 const CONNECTION = '0f6a8f4e-2c1b-4a5e-9d3c-7b8a9c0d1e2f';
@@ -190,5 +195,30 @@ describe('idToken client', () => {
     assert.ok(!message.includes('\n'));
     assert.ok(!message.includes('##vso['));
     assert.match(message, /HTTP 500: boom ##vso\(task\.setvariable variable=X\]pwned\./);
+  });
+
+  it('marks a refused job access token (401, 403, sign-in page) so a renewer knows the job has ended, and nothing else', async () => {
+    const refusals = [
+      json(401, { message: 'TF400813' }),
+      json(403, { message: 'denied' }),
+      { status: 203, headers: { 'content-type': 'text/html' }, body: '<html>Sign in</html>' },
+      { status: 302, headers: { location: 'https://signin' }, body: '' },
+    ];
+    const others = [
+      json(404, { message: 'gone' }),
+      json(400, { message: 'bad' }),
+      json(500, { message: 'boom' }),
+    ];
+    for (const [response, refused] of [
+      ...refusals.map((r) => [r, true] as const),
+      ...others.map((r) => [r, false] as const),
+    ]) {
+      const error = await requestIdToken(options(new ScriptedTransport([response])), CONNECTION).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      assert.ok(error instanceof TaskFailure, `HTTP ${response.status}`);
+      assert.equal(error instanceof JobTokenRefused, refused, `HTTP ${response.status}`);
+    }
   });
 });
