@@ -172,4 +172,50 @@ describe('shared TLS context (tests/tools/tls-context-plugin.ts)', () => {
     const broken = { _key: 'not a key', _cert: 'not a certificate', _certConfig: {} };
     assert.deepEqual(sharedSecureContext(broken), {});
   });
+
+  describe("the agent's CA bundle: Node's roots, then the agent's CA", () => {
+    const roots = ['-----BEGIN CERTIFICATE-----\nROOT1\n-----END CERTIFICATE-----', 'ROOT2'];
+    const agentCa = '-----BEGIN CERTIFICATE-----\nAGENT\n-----END CERTIFICATE-----\n';
+    const bundle = `${roots.join('\n')}\n${agentCa}`;
+
+    function build(ca: string, env: Record<string, string> = {}, execArgv: string[] = []) {
+      const calls: { options: Record<string, unknown>; added: string[] }[] = [];
+      const tls = {
+        rootCertificates: roots,
+        createSecureContext(options: Record<string, unknown>) {
+          const call = { options, added: [] as string[] };
+          calls.push(call);
+          return { context: { addCACert: (pem: string) => call.added.push(pem) } };
+        },
+      };
+      const fakeProcess = { env, execArgv, config: { variables: {} } };
+      const helper = shareSecureContext(CERT_AGENT_OPTIONS).replace(SHARED_CONTEXT_AGENT_OPTIONS, '');
+      const shared = new Function('require', 'process', `${helper}; return __sharedSecureContext;`)(
+        (name: string) => (name === 'tls' ? tls : require(name)),
+        fakeProcess,
+      ) as (client: object) => { secureContext?: unknown };
+      shared({ _ca: ca, _cert: 'C', _key: 'K', _certConfig: { passphrase: 'P' } });
+      return calls;
+    }
+
+    it("adds only the agent's CA to Node's default roots", () => {
+      assert.deepEqual(build(bundle), [
+        { options: { cert: 'C', key: 'K', passphrase: 'P' }, added: [agentCa] },
+      ]);
+    });
+
+    it('passes the whole bundle as ca when the default store is not exactly the bundled roots', () => {
+      const asBefore = [{ options: { ca: bundle, cert: 'C', key: 'K', passphrase: 'P' }, added: [] }];
+      assert.deepEqual(build(bundle, { NODE_EXTRA_CA_CERTS: '/etc/extra.pem' }), asBefore);
+      assert.deepEqual(build(bundle, { NODE_OPTIONS: '--max-old-space-size=99 --use-openssl-ca' }), asBefore);
+      assert.deepEqual(build(bundle, {}, ['--use-system-ca']), asBefore);
+    });
+
+    it('passes a bundle that does not start with the bundled roots as ca', () => {
+      const other = `${agentCa}${roots.join('\n')}\n`;
+      assert.deepEqual(build(other), [
+        { options: { ca: other, cert: 'C', key: 'K', passphrase: 'P' }, added: [] },
+      ]);
+    });
+  });
 });
