@@ -191,7 +191,7 @@ describe('shared TLS context (tests/tools/tls-context-plugin.ts)', () => {
       const fakeProcess = { env, execArgv, config: { variables: {} } };
       const helper = shareSecureContext(CERT_AGENT_OPTIONS).replace(SHARED_CONTEXT_AGENT_OPTIONS, '');
       const shared = new Function('require', 'process', `${helper}; return __sharedSecureContext;`)(
-        (name: string) => (name === 'tls' ? tls : require(name)),
+        (name: string) => (name === 'tls' ? tls : undefined),
         fakeProcess,
       ) as (client: object) => { secureContext?: unknown };
       shared({ _ca: ca, _cert: 'C', _key: 'K', _certConfig: { passphrase: 'P' } });
