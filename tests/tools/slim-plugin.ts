@@ -40,6 +40,12 @@ export const STUBBED_MODULES: readonly StubbedModule[] = [
     why: "task-lib's find/match/filter use it (≈14 KB with brace-expansion); the task searches no files",
   },
   {
+    specifier: 'semver',
+    importers: /^azure-pipelines-task-lib\/(task|internal)\.js$/,
+    stub: 'semver.ts',
+    why: 'task-lib only calls semver.lt on plain x.y.z versions (≈18 KB, and ~40 regular expressions built at load); the stub compares those exactly',
+  },
+  {
     specifier: './toolrunner',
     importers: /^azure-pipelines-task-lib\/task\.js$/,
     within: 'azure-pipelines-task-lib',

@@ -42,10 +42,7 @@ describe('bundle slimming (tests/tools/slim-plugin.ts, tests/tools/stubs)', () =
     );
     // Another package's own ./toolrunner is a different module; a module that is not stubbed is left alone.
     assert.equal(stubFor('./toolrunner', path.join(NODE_MODULES, 'other', 'index.js')), undefined);
-    assert.equal(
-      stubFor('semver', path.join(NODE_MODULES, 'azure-pipelines-task-lib', 'task.js')),
-      undefined,
-    );
+    assert.equal(stubFor('tunnel', path.join(NODE_MODULES, 'typed-rest-client', 'HttpClient.js')), undefined);
   });
 
   it('names importers by their path below the innermost node_modules', () => {
@@ -64,6 +61,33 @@ describe('bundle slimming (tests/tools/slim-plugin.ts, tests/tools/stubs)', () =
     assert.ok(imports('@azure/msal-node/dist/client/ClientAssertion.mjs', 'jsonwebtoken'));
     assert.ok(imports('azure-pipelines-task-lib/task.js', 'minimatch'));
     assert.ok(imports('azure-pipelines-task-lib/task.js', './toolrunner'));
+    assert.ok(imports('azure-pipelines-task-lib/task.js', 'semver'));
+    assert.ok(imports('azure-pipelines-task-lib/internal.js', 'semver'));
+  });
+
+  it('compares plain versions as semver does, and refuses any other use of semver', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const stub = require(path.join(__dirname, '..', 'tools', 'stubs', 'semver')) as Record<string, unknown>;
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const real = require('semver') as { lt(a: string, b: string): boolean };
+    const lt = stub.lt as (a: unknown, b: unknown) => boolean;
+    const versions = [
+      '4.2.0',
+      '20.20.2',
+      '24.22.3',
+      '4.10.0',
+      '4.2.10',
+      '2.104.1',
+      '3.220.0',
+      '10.0.0',
+      '0.0.0',
+    ];
+    for (const a of versions) for (const b of versions) assert.equal(lt(a, b), real.lt(a, b), `${a} < ${b}`);
+    assert.equal(lt(process.versions.node, '4.2.0'), false);
+    assert.throws(() => lt('1.2.3-beta.1', '1.2.3'), /The task used semver\.lt\("1\.2\.3-beta\.1"\)/);
+    assert.throws(() => lt('v1.2.3', '1.2.3'), StubbedModuleError);
+    assert.throws(() => stub.gte, /The task used semver\.gte, which its bundle leaves out/);
+    assert.equal('lt' in stub, true);
   });
 
   it('makes every use of a stubbed module throw an error that names it', () => {
