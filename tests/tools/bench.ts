@@ -88,6 +88,8 @@ interface Contender {
   invocation: () => Invocation;
   /** Whether the run did the job (for the floor: exited 0). */
   checkOutput: boolean;
+  /** Only on these nodes (default: all). */
+  nodes?: NodeBinary['key'][];
 }
 
 /** A node binary every contender runs on. */
@@ -303,8 +305,9 @@ function withoutAgentCa(env: Record<string, string>, caFile: string): Record<str
   return copy;
 }
 
-function contenders(emulator: Emulator, job: EmulatedJob): Contender[] {
+function contenders(emulator: Emulator, job: EmulatedJob, cacheDirectory: string): Contender[] {
   const agentEnv = () => taskEnvironment(job.job);
+  const warmCache = path.join(cacheDirectory, 'warm');
   const baseEnv = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? os.homedir() };
   return [
     {
@@ -313,6 +316,25 @@ function contenders(emulator: Emulator, job: EmulatedJob): Contender[] {
       short: '1. This task',
       invocation: () => ({ args: [MAIN_SCRIPT], env: agentEnv() }),
       checkOutput: true,
+    },
+    {
+      key: 'task-cache-cold',
+      label: "1c. This task with V8's compile cache, cold (NODE_COMPILE_CACHE = an empty folder each run)",
+      short: '1c. Task, compile cache cold',
+      invocation: () => ({
+        args: [MAIN_SCRIPT],
+        env: { ...agentEnv(), NODE_COMPILE_CACHE: fs.mkdtempSync(path.join(cacheDirectory, 'cold-')) },
+      }),
+      checkOutput: true,
+      nodes: ['node24'],
+    },
+    {
+      key: 'task-cache-warm',
+      label: "1d. This task with V8's compile cache, warm (NODE_COMPILE_CACHE = a folder kept between runs)",
+      short: '1d. Task, compile cache warm',
+      invocation: () => ({ args: [MAIN_SCRIPT], env: { ...agentEnv(), NODE_COMPILE_CACHE: warmCache } }),
+      checkOutput: true,
+      nodes: ['node24'],
     },
     {
       key: 'minimal',
@@ -362,7 +384,9 @@ function contenders(emulator: Emulator, job: EmulatedJob): Contender[] {
 
 function entries(list: Contender[], nodes: NodeBinary[]): Entry[] {
   return list.flatMap((contender) =>
-    nodes.map((node) => ({ key: `${contender.key}@${node.key}`, contender, node })),
+    nodes
+      .filter((node) => !contender.nodes || contender.nodes.includes(node.key))
+      .map((node) => ({ key: `${contender.key}@${node.key}`, contender, node })),
   );
 }
 
@@ -551,9 +575,10 @@ function report(
     `CPU user+sys (${nodeNames})`,
   ];
   const rows = list.map((contender) => {
+    const first = nodes.find((node) => measurements.requests.has(`${contender.key}@${node.key}`));
     let requests = formatRequests(
-      measurements.requests.get(`${contender.key}@node20`) ?? [],
-      measurements.kinds.get(`${contender.key}@node20`),
+      measurements.requests.get(`${contender.key}@${first?.key}`) ?? [],
+      measurements.kinds.get(`${contender.key}@${first?.key}`),
     );
     if (contender.key === 'task' && clouds.length > 0) {
       requests += `; per cloud: ${clouds.map((c) => `${c.cloud} ${c.requests.length}`).join(', ')}`;
@@ -671,7 +696,7 @@ function report(
     `Largest parts of dist/main.js: ${sizesFound.topInputs.join(', ')}.`,
     '',
     `Wall time: spawn to exit of each process, measured by the benchmark. Latency: the emulator waits that long before ` +
-      `every response. Requests: from the emulator's log (on Node 20). Peak RSS${rss === 'gnu-time' ? ' and CPU time' : ''}: ${
+      `every response. Requests: from the emulator's log. Peak RSS${rss === 'gnu-time' ? ' and CPU time' : ''}: ${
         rss === 'gnu-time' ? "GNU time's %M and %U + %S" : 'process.resourceUsage().maxRSS via a preload'
       }, median of ${options.rssRuns} separate runs at 0 ms, so the timed runs carry no wrapper. × minimal: median ÷ the ` +
       `minimal script's median on the same Node at the same latency. ${os.cpus().length} CPUs, ${os.platform()} ${os.release()}, ` +
@@ -718,8 +743,12 @@ async function main(): Promise<void> {
       tempDirectory: makeTempDirectory('azure-wif-bench-'),
     });
     temporary.push(job.job.tempDirectory, job.tempDirectory);
+    const cacheDirectory = makeTempDirectory('azure-wif-bench-cache-');
+    temporary.push(cacheDirectory);
     const runner = new Runner(emulator, rss);
-    const list = contenders(emulator, job).filter((c) => !options.only || options.only.includes(c.key));
+    const list = contenders(emulator, job, cacheDirectory).filter(
+      (c) => (!options.only || options.only.includes(c.key)) && entries([c], nodes).length > 0,
+    );
     const clouds = list.some((c) => c.key === 'task')
       ? await requestsPerCloud(runner, emulator, connection)
       : [];
