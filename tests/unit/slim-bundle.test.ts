@@ -8,6 +8,8 @@ import {
   TASK_LIB_MEMBERS_CHECKED,
   packagePath,
   stubFor,
+  LAZY_BUILTINS,
+  lazyBuiltinSource,
   trimLibResource,
 } from '../tools/slim-plugin';
 import { StubbedModuleError, unusedModule } from '../tools/stubs/unused';
@@ -63,6 +65,28 @@ describe('bundle slimming (tests/tools/slim-plugin.ts, tests/tools/stubs)', () =
     assert.ok(imports('azure-pipelines-task-lib/task.js', './toolrunner'));
     assert.ok(imports('azure-pipelines-task-lib/task.js', 'semver'));
     assert.ok(imports('azure-pipelines-task-lib/internal.js', 'semver'));
+  });
+
+  it('loads a lazy built-in on first use only, and typed-rest-client uses zlib only inside a function', () => {
+    const loads: string[] = [];
+    const fakeZlib = { gunzip: () => 'gunzipped', constants: { Z_OK: 0 } };
+    const module = { exports: {} as Record<string, unknown> };
+    new Function('require', 'module', lazyBuiltinSource('zlib'))((name: string) => {
+      loads.push(name);
+      return fakeZlib;
+    }, module);
+    const lazy = module.exports;
+    assert.equal(lazy.__esModule, undefined);
+    assert.deepEqual(loads, []);
+    assert.equal((lazy.gunzip as () => string)(), 'gunzipped');
+    assert.equal('constants' in lazy, true);
+    assert.deepEqual(loads, ['zlib']);
+    const util = fs.readFileSync(path.join(NODE_MODULES, 'typed-rest-client', 'Util.js'), 'utf8');
+    assert.deepEqual(util.match(/\bzlib\.\w+/g), ['zlib.gunzip']);
+    assert.deepEqual(
+      LAZY_BUILTINS.map((m) => m.specifier),
+      ['zlib'],
+    );
   });
 
   it('compares plain versions as semver does, and refuses any other use of semver', () => {
