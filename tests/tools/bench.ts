@@ -113,7 +113,7 @@ interface RunResult {
   stderr: string;
   requests: RequestLogEntry[];
   rssKb?: number;
-  /** User + system CPU seconds (GNU time only). */
+  /** User + system CPU time until the process's exit event (tests/bench/rss-preload.ts). */
   cpuMs?: number;
 }
 
@@ -150,7 +150,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): Options {
         `Unknown argument '${arg}'. Usage: bench.js [--runs N] [--latencies 0,50] [--no-package] [--no-chart] [--no-node24] [--contenders task,minimal,...]`,
       );
   }
-  options.rssRuns = Math.min(5, options.runs);
+  options.rssRuns = Math.min(10, options.runs);
   return options;
 }
 
@@ -239,16 +239,20 @@ class Runner {
     let args = invocation.args;
     const env = { ...invocation.env };
     let rssFile: string | undefined;
+    let cpuFile: string | undefined;
     if (measureRss) {
-      rssFile = path.join(
+      const base = path.join(
         os.tmpdir(),
-        `bench-rss-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`,
+        `bench-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`,
       );
+      rssFile = `${base}.rss`;
+      cpuFile = `${base}.cpu`;
+      env.BENCH_CPU_FILE = cpuFile;
+      args = ['-r', RSS_PRELOAD, ...invocation.args];
       if (this.rss === 'gnu-time') {
         command = GNU_TIME;
-        args = ['-f', '%M %U %S', '-o', rssFile, node, ...invocation.args];
+        args = ['-f', '%M', '-o', rssFile, node, ...args];
       } else {
-        args = ['-r', RSS_PRELOAD, ...invocation.args];
         env.BENCH_RSS_FILE = rssFile;
       }
     }
@@ -265,15 +269,15 @@ class Runner {
       child.on('close', (exitCode) => {
         const ms = Number(process.hrtime.bigint() - started) / 1e6;
         clearTimeout(timer);
-        let rssKb: number | undefined;
-        let cpuMs: number | undefined;
-        if (rssFile) {
-          const text = fs.existsSync(rssFile) ? fs.readFileSync(rssFile, 'utf8') : '';
-          fs.rmSync(rssFile, { force: true });
-          const match = /^\s*(\d+)(?:\s+([\d.]+)\s+([\d.]+))?\s*$/.exec(text);
-          rssKb = match ? Number(match[1]) : undefined;
-          cpuMs = match?.[2] ? (Number(match[2]) + Number(match[3])) * 1000 : undefined;
-        }
+        const readNumber = (file: string | undefined): number | undefined => {
+          if (!file) return undefined;
+          const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+          fs.rmSync(file, { force: true });
+          return /^\s*\d+\s*$/.test(text) ? Number(text) : undefined;
+        };
+        const rssKb = readNumber(rssFile);
+        const cpuUs = readNumber(cpuFile);
+        const cpuMs = cpuUs === undefined ? undefined : cpuUs / 1000;
         resolve({
           ms,
           exitCode,
@@ -597,7 +601,7 @@ function report(
       ),
       requests || '0',
       perNode(measurements.rssKb, contender.key, mb),
-      perNode(measurements.cpuMs, contender.key, (ms) => `${Math.round(ms)} ms`),
+      perNode(measurements.cpuMs, contender.key, (ms) => `${ms.toFixed(1)} ms`),
     ];
   });
 
@@ -645,6 +649,20 @@ function report(
       return [
         `${formatRatio(speedup)} (${Math.round(medianOf(50, 'identity', node))} ms ÷ ${Math.round(medianOf(50, 'task', node))} ms)`,
         speedup >= TARGETS.identitySpeedupAt50,
+      ];
+    },
+  );
+  perNodeTarget(
+    'Task ÷ minimal in CPU time (user+sys medians; hardly affected by other load)',
+    `≤ ${TARGETS.minimalRatioAt0.toFixed(1)}×`,
+    (node) => {
+      const task = measurements.cpuMs.get(`task@${node.key}`);
+      const minimal = measurements.cpuMs.get(`minimal@${node.key}`);
+      if (!task?.length || !minimal?.length) return undefined;
+      const ratio = median(task) / median(minimal);
+      return [
+        `${formatRatio(ratio)} (${median(task).toFixed(1)} ms ÷ ${median(minimal).toFixed(1)} ms)`,
+        ratio <= TARGETS.minimalRatioAt0,
       ];
     },
   );
@@ -696,9 +714,10 @@ function report(
     `Largest parts of dist/main.js: ${sizesFound.topInputs.join(', ')}.`,
     '',
     `Wall time: spawn to exit of each process, measured by the benchmark. Latency: the emulator waits that long before ` +
-      `every response. Requests: from the emulator's log. Peak RSS${rss === 'gnu-time' ? ' and CPU time' : ''}: ${
-        rss === 'gnu-time' ? "GNU time's %M and %U + %S" : 'process.resourceUsage().maxRSS via a preload'
-      }, median of ${options.rssRuns} separate runs at 0 ms, so the timed runs carry no wrapper. × minimal: median ÷ the ` +
+      `every response. Requests: from the emulator's log. Peak RSS: ${
+        rss === 'gnu-time' ? "GNU time's %M" : 'process.resourceUsage().maxRSS via a preload'
+      }; CPU: process.cpuUsage() at exit via a preload (tests/bench/rss-preload.ts); each the median of ${options.rssRuns} ` +
+      `separate runs at 0 ms, so the timed runs carry no wrapper. × minimal: median ÷ the ` +
       `minimal script's median on the same Node at the same latency. ${os.cpus().length} CPUs, ${os.platform()} ${os.release()}, ` +
       `load average before the runs ${os.loadavg()[0].toFixed(1)}.`,
     `Command: \`npm run bench\` (or \`BENCH_RUNS=${options.runs} npm run bench\`; \`node build/tests/tools/bench.js --runs ${options.runs}\` after \`npm run build\`).`,
