@@ -11,6 +11,7 @@ import {
 import { signInAzureCli } from './azcli';
 import { acquire } from './core/acquire';
 import { commandConfig } from './core/command-config';
+import { loadMsal } from './core/entra';
 import { TaskFailure } from './core/errors';
 import { createTransport } from './core/http';
 import type { ExportedVariable } from './core/plan';
@@ -137,6 +138,8 @@ export async function run(): Promise<void> {
           proxy,
           cert: certificates,
           timeoutMs: requestTimeoutMs,
+          // MSAL loads while Azure DevOps answers the idToken request, not before it is sent.
+          whileWaiting: loadMsal,
         }),
         logger: taskLogger,
         registerSecret,

@@ -1,3 +1,5 @@
+import * as diagnostics from 'node:diagnostics_channel';
+import type { ClientRequest } from 'node:http';
 import { HttpClient } from 'typed-rest-client/HttpClient';
 import type { IProxyConfiguration, ICertConfiguration } from 'typed-rest-client/Interfaces';
 import { TaskFailure } from './errors';
@@ -29,7 +31,16 @@ export interface TransportOptions {
   cert?: ICertConfiguration;
   /** Socket inactivity timeout per request. */
   timeoutMs: number;
+  /**
+   * Work done once, when the first request has been sent and the task waits for its answer, instead of before
+   * sending it: e.g. loading what the next step needs (src/task.ts loads MSAL). If it throws, nothing happens;
+   * whoever needs the work done later does it again and sees the error.
+   */
+  whileWaiting?: () => void;
 }
+
+/** Node publishes each client request here when it starts sending it (node:diagnostics_channel, Node ≥ 18.7). */
+const REQUEST_START_CHANNEL = 'http.client.request.start';
 
 /** Responses larger than this are a misbehaving server or proxy, never a token. */
 export const MAX_RESPONSE_BYTES = 1024 * 1024;
@@ -131,9 +142,27 @@ export function createTransport(options: TransportOptions): HttpTransport {
     allowRetries: false,
     keepAlive: false,
   });
+  let pendingWork = options.whileWaiting;
   return {
     async send(request: HttpRequest): Promise<HttpResponse> {
       const host = new URL(request.url).host;
+      // The task sends one request at a time, so the first request that starts after this is this one.
+      let onStart: ((message: unknown) => void) | undefined;
+      if (pendingWork) {
+        const work = pendingWork;
+        pendingWork = undefined;
+        onStart = (message) => {
+          diagnostics.unsubscribe(REQUEST_START_CHANNEL, onStart!);
+          (message as { request: ClientRequest }).request.once('finish', () => {
+            try {
+              work();
+            } catch {
+              // see TransportOptions.whileWaiting
+            }
+          });
+        };
+        diagnostics.subscribe(REQUEST_START_CHANNEL, onStart);
+      }
       const exchange = async (): Promise<HttpResponse> => {
         const response = await client.request(request.method, request.url, request.body, request.headers);
         const body = await readCapped(response.message, request.url);
@@ -156,6 +185,8 @@ export function createTransport(options: TransportOptions): HttpTransport {
         );
       } catch (error) {
         throw networkFailure(error, request.url);
+      } finally {
+        if (onStart) diagnostics.unsubscribe(REQUEST_START_CHANNEL, onStart);
       }
     },
   };

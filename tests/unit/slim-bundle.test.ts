@@ -8,6 +8,8 @@ import {
   TASK_LIB_MEMBERS_CHECKED,
   packagePath,
   stubFor,
+  LAZY_BUILTINS,
+  lazyBuiltinSource,
   trimLibResource,
 } from '../tools/slim-plugin';
 import { StubbedModuleError, unusedModule } from '../tools/stubs/unused';
@@ -42,10 +44,7 @@ describe('bundle slimming (tests/tools/slim-plugin.ts, tests/tools/stubs)', () =
     );
     // Another package's own ./toolrunner is a different module; a module that is not stubbed is left alone.
     assert.equal(stubFor('./toolrunner', path.join(NODE_MODULES, 'other', 'index.js')), undefined);
-    assert.equal(
-      stubFor('semver', path.join(NODE_MODULES, 'azure-pipelines-task-lib', 'task.js')),
-      undefined,
-    );
+    assert.equal(stubFor('tunnel', path.join(NODE_MODULES, 'typed-rest-client', 'HttpClient.js')), undefined);
   });
 
   it('names importers by their path below the innermost node_modules', () => {
@@ -64,6 +63,55 @@ describe('bundle slimming (tests/tools/slim-plugin.ts, tests/tools/stubs)', () =
     assert.ok(imports('@azure/msal-node/dist/client/ClientAssertion.mjs', 'jsonwebtoken'));
     assert.ok(imports('azure-pipelines-task-lib/task.js', 'minimatch'));
     assert.ok(imports('azure-pipelines-task-lib/task.js', './toolrunner'));
+    assert.ok(imports('azure-pipelines-task-lib/task.js', 'semver'));
+    assert.ok(imports('azure-pipelines-task-lib/internal.js', 'semver'));
+  });
+
+  it('loads a lazy built-in on first use only, and typed-rest-client uses zlib only inside a function', () => {
+    const loads: string[] = [];
+    const fakeZlib = { gunzip: () => 'gunzipped', constants: { Z_OK: 0 } };
+    const module = { exports: {} as Record<string, unknown> };
+    new Function('require', 'module', lazyBuiltinSource('zlib'))((name: string) => {
+      loads.push(name);
+      return fakeZlib;
+    }, module);
+    const lazy = module.exports;
+    assert.equal(lazy.__esModule, undefined);
+    assert.deepEqual(loads, []);
+    assert.equal((lazy.gunzip as () => string)(), 'gunzipped');
+    assert.equal('constants' in lazy, true);
+    assert.deepEqual(loads, ['zlib']);
+    const util = fs.readFileSync(path.join(NODE_MODULES, 'typed-rest-client', 'Util.js'), 'utf8');
+    assert.deepEqual(util.match(/\bzlib\.\w+/g), ['zlib.gunzip']);
+    assert.deepEqual(
+      LAZY_BUILTINS.map((m) => m.specifier),
+      ['zlib'],
+    );
+  });
+
+  it('compares plain versions as semver does, and refuses any other use of semver', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const stub = require(path.join(__dirname, '..', 'tools', 'stubs', 'semver')) as Record<string, unknown>;
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const real = require('semver') as { lt(a: string, b: string): boolean };
+    const lt = stub.lt as (a: unknown, b: unknown) => boolean;
+    const versions = [
+      '4.2.0',
+      '20.20.2',
+      '24.22.3',
+      '4.10.0',
+      '4.2.10',
+      '2.104.1',
+      '3.220.0',
+      '10.0.0',
+      '0.0.0',
+    ];
+    for (const a of versions) for (const b of versions) assert.equal(lt(a, b), real.lt(a, b), `${a} < ${b}`);
+    assert.equal(lt(process.versions.node, '4.2.0'), false);
+    assert.throws(() => lt('1.2.3-beta.1', '1.2.3'), /The task used semver\.lt\("1\.2\.3-beta\.1"\)/);
+    assert.throws(() => lt('v1.2.3', '1.2.3'), StubbedModuleError);
+    assert.throws(() => stub.gte, /The task used semver\.gte, which its bundle leaves out/);
+    assert.equal('lt' in stub, true);
   });
 
   it('makes every use of a stubbed module throw an error that names it', () => {
@@ -171,5 +219,51 @@ describe('shared TLS context (tests/tools/tls-context-plugin.ts)', () => {
     assert.equal(sharedSecureContext(client), first);
     const broken = { _key: 'not a key', _cert: 'not a certificate', _certConfig: {} };
     assert.deepEqual(sharedSecureContext(broken), {});
+  });
+
+  describe("the agent's CA bundle: Node's roots, then the agent's CA", () => {
+    const roots = ['-----BEGIN CERTIFICATE-----\nROOT1\n-----END CERTIFICATE-----', 'ROOT2'];
+    const agentCa = '-----BEGIN CERTIFICATE-----\nAGENT\n-----END CERTIFICATE-----\n';
+    const bundle = `${roots.join('\n')}\n${agentCa}`;
+
+    function build(ca: string, env: Record<string, string> = {}, execArgv: string[] = []) {
+      const calls: { options: Record<string, unknown>; added: string[] }[] = [];
+      const tls = {
+        rootCertificates: roots,
+        createSecureContext(options: Record<string, unknown>) {
+          const call = { options, added: [] as string[] };
+          calls.push(call);
+          return { context: { addCACert: (pem: string) => call.added.push(pem) } };
+        },
+      };
+      const fakeProcess = { env, execArgv, config: { variables: {} } };
+      const helper = shareSecureContext(CERT_AGENT_OPTIONS).replace(SHARED_CONTEXT_AGENT_OPTIONS, '');
+      const shared = new Function('require', 'process', `${helper}; return __sharedSecureContext;`)(
+        (name: string) => (name === 'tls' ? tls : undefined),
+        fakeProcess,
+      ) as (client: object) => { secureContext?: unknown };
+      shared({ _ca: ca, _cert: 'C', _key: 'K', _certConfig: { passphrase: 'P' } });
+      return calls;
+    }
+
+    it("adds only the agent's CA to Node's default roots", () => {
+      assert.deepEqual(build(bundle), [
+        { options: { cert: 'C', key: 'K', passphrase: 'P' }, added: [agentCa] },
+      ]);
+    });
+
+    it('passes the whole bundle as ca when the default store is not exactly the bundled roots', () => {
+      const asBefore = [{ options: { ca: bundle, cert: 'C', key: 'K', passphrase: 'P' }, added: [] }];
+      assert.deepEqual(build(bundle, { NODE_EXTRA_CA_CERTS: '/etc/extra.pem' }), asBefore);
+      assert.deepEqual(build(bundle, { NODE_OPTIONS: '--max-old-space-size=99 --use-openssl-ca' }), asBefore);
+      assert.deepEqual(build(bundle, {}, ['--use-system-ca']), asBefore);
+    });
+
+    it('passes a bundle that does not start with the bundled roots as ca', () => {
+      const other = `${agentCa}${roots.join('\n')}\n`;
+      assert.deepEqual(build(other), [
+        { options: { ca: other, cert: 'C', key: 'K', passphrase: 'P' }, added: [] },
+      ]);
+    });
   });
 });
