@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { COMMAND_NAME, type TokenCommandConfig } from './core/command-config';
 import { exchangeForAccessToken } from './core/entra';
 import { TaskFailure } from './core/errors';
@@ -71,7 +72,14 @@ export function parseArguments(args: string[]): Parsed {
     throw new UsageError(
       `${COMMAND_NAME}: --config is missing; run it through the launcher the task put on PATH.`,
     );
-  const parsed: Parsed = { action: action ?? 'id-token', configFile, resource, command: rest };
+  // The Windows launcher names it relative to itself (`%~dp0..\token-command.json`): resolved once, every
+  // message and check sees the one canonical path.
+  const parsed: Parsed = {
+    action: action ?? 'id-token',
+    configFile: path.resolve(configFile),
+    resource,
+    command: rest,
+  };
   if (parsed.action === 'exec' && parsed.command.length === 0) {
     throw new UsageError(`${COMMAND_NAME} exec: no command given. ${USAGE}`);
   }

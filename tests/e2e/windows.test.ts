@@ -3,9 +3,19 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Emulator, EmulatorConnection } from '../emulator';
 import { REPO_ROOT, nextStepEnvironment, type StepResult } from '../harness/agent';
-import { DEFAULT_STEP_NAME, EmulatedJob, leakReport, startEmulator } from '../harness/scenario';
 import {
+  DEFAULT_STEP_NAME,
+  EmulatedJob,
+  SUBSCRIPTION_ID,
+  leakReport,
+  startEmulator,
+} from '../harness/scenario';
+import {
+  AZ_DIRECTORY,
+  STAND_IN_USER,
   findWine,
+  icaclsCalls,
+  installAzStandIn,
   initialisePrefix,
   installAgent,
   runCmdStep,
@@ -78,11 +88,19 @@ describe('on a Windows agent (node.exe under wine)', function () {
     return step;
   }
 
-  /** A later CmdLine step with System.AccessToken mapped, the task's bin folders on Path. */
-  async function cmdStep(lines: string[], after: StepResult[] = [task]): Promise<StepResult> {
+  /**
+   * A later step's env: the agent's variables every step gets (System.* included), the plain variables set so
+   * far, and System.AccessToken mapped as SYSTEM_ACCESSTOKEN.
+   */
+  function laterStepEnvironment(after: StepResult[]): Record<string, string> {
     const base = {
       ...windowsEnvironment(agent),
       SYSTEM_OIDCREQUESTURI: job.job.oidcRequestUri ?? '',
+      SYSTEM_COLLECTIONURI: job.job.collectionUri ?? '',
+      SYSTEM_TEAMPROJECTID: job.job.projectId ?? '',
+      SYSTEM_HOSTTYPE: job.job.hostType ?? 'build',
+      SYSTEM_PLANID: job.job.planId ?? '',
+      SYSTEM_JOBID: job.job.jobId ?? '',
     };
     const env = nextStepEnvironment(
       base,
@@ -94,6 +112,12 @@ describe('on a Windows agent (node.exe under wine)', function () {
     );
     // nextStepEnvironment joins prepended paths with the Linux delimiter; the harness builds Path itself.
     delete env.PATH;
+    return env;
+  }
+
+  /** A later CmdLine step with System.AccessToken mapped, the task's bin folders on Path. */
+  async function cmdStep(lines: string[], after: StepResult[] = [task]): Promise<StepResult> {
+    const env = laterStepEnvironment(after);
     const prependPath = after.flatMap((step) => step.prependedPaths).reverse();
     const step = await runCmdStep(wine, agent, lines, env, { prependPath });
     steps.push(step);
@@ -165,13 +189,7 @@ describe('on a Windows agent (node.exe under wine)', function () {
    */
   async function launcherRun(args: string): Promise<StepResult> {
     const launcher = `${task.prependedPaths[0]}\\azure-wif-token.cmd`;
-    const env = nextStepEnvironment(
-      { ...windowsEnvironment(agent), SYSTEM_OIDCREQUESTURI: job.job.oidcRequestUri ?? '' },
-      [task],
-      { SYSTEM_ACCESSTOKEN: '$(System.AccessToken)' },
-      { 'System.AccessToken': job.job.jobAccessToken ?? '' },
-    );
-    delete env.PATH;
+    const env = laterStepEnvironment([task]);
     const step = await runWindows(
       wine,
       'C:\\windows\\system32\\cmd.exe',
@@ -194,6 +212,19 @@ describe('on a Windows agent (node.exe under wine)', function () {
     const step = await launcherRun('acess-token');
     assert.equal(step.exitCode, 2, step.stdout + step.stderr);
     assert.match(step.stderr, /azure-wif-token: unknown argument 'acess-token'\. usage: /);
+  });
+
+  // Enable after the sec merge: today exec spawns with `shell: true`, which joins its arguments unquoted, so
+  // a program path or argument with a space is split.
+  it.skip('passes exec arguments with spaces, cmd metacharacters and ü to the program byte for byte', async () => {
+    // No `"` among them: a step's cmd line cannot carry one through to a batch file's %* intact.
+    const argv = ['a b', 'ü', 'a&b|c<d>', 'back\\slash\\'];
+    const args = argv.map((arg) => `"${arg.replace(/\\$/, '\\\\')}"`).join(' ');
+    const step = await launcherRun(
+      `exec -- "${agent.node}" -e "process.stdout.write(JSON.stringify(process.argv.slice(1)))" ${args}`,
+    );
+    assert.equal(step.exitCode, 0, step.stdout + step.stderr);
+    assert.deepEqual(JSON.parse(step.plainLines.at(-1) ?? ''), argv);
   });
 
   it("runs a prefixed instance beside the first: azure-wif-token-state gives the second connection's idToken", async () => {
@@ -234,6 +265,78 @@ describe('on a Windows agent (node.exe under wine)', function () {
     assert.equal(post.exitCode, 0, post.stdout + post.stderr);
     assert.ok(post.plainLines.includes(`Removed ${directory} and the token file in it.`), post.stdout);
     assert.equal(fs.existsSync(unixPath(wine, directory)), false);
+  });
+
+  // Enable after the sec merge, which restricts the token directory with icacls on Windows (modes do nothing
+  // there). The stand-ins record what the task asks of Windows; wine cannot show the ACL enforced.
+  it.skip("restricts the token directory to the agent's user with icacls, at its path with a space and ü", () => {
+    const directory = task.prependedPaths[0].replace(/\\bin$/, '');
+    assert.deepEqual(icaclsCalls(wine)[0], [
+      directory,
+      '/inheritance:r',
+      '/grant:r',
+      `*${STAND_IN_USER.sid}:(OI)(CI)F`,
+    ]);
+  });
+
+  // Enable after the sec merge: today az is spawned with `shell: true`, so cmd splits the unquoted path
+  // C:\Program Files\... at its first space and az never runs. Measured on the sec branch's cmd route: wine's
+  // cmd.exe does not run a command name whose spaces are caret-escaped (C:\Program^ Files\...\az.cmd), while
+  // it runs the quoted form ("C:\Program Files\...\az.cmd" ^"arg^"); so this passes under wine only once the
+  // batch file's path is quoted rather than caret-escaped.
+  it.skip('signs az in through az.cmd in a folder with spaces, az receiving every argument byte for byte', async () => {
+    const azCalls = installAzStandIn(wine);
+    const azJob = windowsJob(emulator.connection(), { azureCliLogin: 'true' });
+    const step = await runTaskScript(wine, agent, 'main.js', windowsTaskEnvironment(azJob.job, agent), {
+      prependPath: [AZ_DIRECTORY],
+    });
+    steps.push(step);
+    assert.equal(step.result?.result, 'Succeeded', step.stdout + step.stderr);
+    const tokenFile = variable(step, 'AZURE_FEDERATED_TOKEN_FILE');
+    const configDirectory = tokenFile.replace(/federated-token\.jwt$/, 'azure-cli');
+    assert.equal(variable(step, 'AZURE_CONFIG_DIR'), configDirectory);
+    const calls = azCalls();
+    assert.deepEqual(
+      calls.map((call) => call.slice(0, 2)),
+      [
+        ['cloud', 'register'],
+        ['cloud', 'set'],
+        ['login', '--service-principal'],
+        ['account', 'set'],
+      ],
+    );
+    const register = calls[0];
+    assert.equal(
+      register[register.indexOf('--endpoint-active-directory') + 1],
+      emulator.authorityHost.replace(/\/+$/, ''),
+    );
+    assert.deepEqual(calls[2], [
+      'login',
+      '--service-principal',
+      '--username',
+      emulator.connection().clientId,
+      '--tenant',
+      emulator.connection().tenantId,
+      '--federated-token',
+      `@${tokenFile}`,
+      '--allow-no-subscriptions',
+      '--output',
+      'none',
+    ]);
+    assert.deepEqual(calls[3], ['account', 'set', '--subscription', SUBSCRIPTION_ID]);
+
+    const post = await runTaskScript(
+      wine,
+      agent,
+      'post.js',
+      windowsPostJobEnvironment(azJob.job, agent, step),
+    );
+    steps.push(post);
+    assert.equal(
+      fs.existsSync(unixPath(wine, configDirectory)),
+      false,
+      'the post-job step removed the az profile',
+    );
   });
 
   it('printed no token outside the commands that register it', () => {

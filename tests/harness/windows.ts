@@ -1,4 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -86,7 +87,73 @@ export function initialisePrefix(wine: Wine): void {
     fs.mkdirSync(path.dirname(wine.prefix), { recursive: true });
     run(['wineboot', '-i']);
     run(['winecfg', '-v', 'win10']);
+    // The stand-ins below replace wine's own whoami.exe and icacls.exe, which it would otherwise prefer.
+    for (const program of STAND_IN_PROGRAMS) {
+      run(['reg', 'add', 'HKCU\\Software\\Wine\\DllOverrides', '/v', program, '/d', 'native', '/f']);
+    }
   }
+  installStandIns(wine);
+}
+
+/**
+ * Wine's whoami ignores `/user /fo csv /nh` (it prints only DOMAIN\user) and its icacls changes and reports
+ * nothing, so the task's owner-only ACL step (whoami for the SID, then icacls) cannot run on them. Each is
+ * replaced by the Windows node.exe under that name, which a preload (NODE_OPTIONS, see windowsEnvironment)
+ * turns into a stand-in: whoami answers as Windows does; icacls records its arguments in icacls.jsonl, so a
+ * test checks exactly what the task asked for, and answers like Windows. Wine cannot show that an ACL is
+ * enforced; these show what the task asks of Windows.
+ */
+const STAND_IN_PROGRAMS = ['whoami.exe', 'icacls.exe'];
+export const STAND_IN_DIRECTORY = 'C:\\windows stand-ins';
+export const STAND_IN_USER = { name: 'agentvm\\vsts', sid: 'S-1-5-21-3623811015-3361044348-30300820-1013' };
+
+const STAND_IN_PRELOAD = `'use strict';
+const fs = require('fs');
+const path = require('path');
+const program = path.win32.basename(process.execPath).toLowerCase();
+// Node takes the first argument for a script path, so it arrives resolved (/user becomes <drive>:\\user).
+const args = process.argv.slice(1);
+if (program === 'whoami.exe') {
+  if (/^[A-Za-z]:\\\\user$/.test(args[0]) && args.slice(1).join(' ') === '/fo csv /nh') {
+    process.stdout.write('"${STAND_IN_USER.name.replace(/\\/g, '\\\\')}","${STAND_IN_USER.sid}"\\r\\n');
+    process.exit(0);
+  }
+  process.stderr.write('whoami stand-in: unexpected arguments ' + JSON.stringify(args) + '\\r\\n');
+  process.exit(1);
+}
+if (program === 'icacls.exe') {
+  fs.appendFileSync(path.join(__dirname, 'icacls.jsonl'), JSON.stringify(args) + '\\n');
+  if (args.length === 1) {
+    process.stdout.write(args[0] + ' ${STAND_IN_USER.name.replace(/\\/g, '\\\\')}:(I)(F)\\r\\n\\r\\n');
+  } else {
+    process.stdout.write('processed file: ' + args[0] + '\\r\\n');
+  }
+  process.stdout.write('Successfully processed 1 files; Failed processing 0 files\\r\\n');
+  process.exit(0);
+}
+`;
+
+function installStandIns(wine: Wine): void {
+  const directory = unixPath(wine, STAND_IN_DIRECTORY);
+  fs.mkdirSync(directory, { recursive: true });
+  fs.writeFileSync(path.join(directory, 'preload.js'), STAND_IN_PRELOAD);
+  fs.rmSync(path.join(directory, 'icacls.jsonl'), { force: true });
+  for (const program of STAND_IN_PROGRAMS) {
+    const file = path.join(wine.prefix, 'drive_c', 'windows', 'system32', program);
+    fs.rmSync(file, { force: true });
+    fs.symlinkSync(NODE_EXE, file);
+  }
+}
+
+/** The arguments of every icacls call since the prefix was set up for this run, in order. */
+export function icaclsCalls(wine: Wine): string[][] {
+  const log = path.join(unixPath(wine, STAND_IN_DIRECTORY), 'icacls.jsonl');
+  if (!fs.existsSync(log)) return [];
+  return fs
+    .readFileSync(log, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as string[]);
 }
 
 /** A Windows path on the prefix's drives as a Unix path: C: is drive_c, Z: is the Unix root. */
@@ -169,6 +236,9 @@ export function windowsEnvironment(agent: WindowsAgent): Record<string, string> 
     TMP: agent.tempDirectory,
     USERPROFILE: 'C:\\users\\agent',
     OS: 'Windows_NT',
+    // Turns the whoami.exe and icacls.exe stand-ins on (see installStandIns); any other node ignores it.
+    // (NODE_OPTIONS reads a backslash as an escape, so the path is written with slashes.)
+    NODE_OPTIONS: `--require "${STAND_IN_DIRECTORY.replace(/\\/g, '/')}/preload.js"`,
   };
 }
 
@@ -190,6 +260,37 @@ export function windowsPostJobEnvironment(
   delete env.PATH;
   delete env.HOME;
   return { ...env, ...windowsEnvironment(agent), AGENT_TEMPDIRECTORY: job.tempDirectory };
+}
+
+/**
+ * A stand-in az.cmd where pip puts one (not the MSI's wbin folder, whose ..\\python.exe a caller may run
+ * directly): it runs node.exe on a script that records the argv az would get, one JSON line per call. Node
+ * splits its command line as Python (the real az.cmd runs `python.exe -IBm azure.cli %*`) does for every
+ * argument the task passes.
+ */
+export const AZ_DIRECTORY = 'C:\\Program Files\\Python 3.12\\Scripts';
+
+export function installAzStandIn(wine: Wine): () => string[][] {
+  const directory = unixPath(wine, AZ_DIRECTORY);
+  fs.rmSync(directory, { recursive: true, force: true });
+  fs.mkdirSync(directory, { recursive: true });
+  fs.writeFileSync(
+    path.join(directory, 'az.cmd'),
+    `@echo off\r\n"${windowsPath(NODE_EXE)}" "%~dp0record-argv.js" %*\r\n`,
+  );
+  fs.writeFileSync(
+    path.join(directory, 'record-argv.js'),
+    "require('fs').appendFileSync(require('path').join(__dirname, 'argv.jsonl'), JSON.stringify(process.argv.slice(2)) + '\\n');\n",
+  );
+  const log = path.join(directory, 'argv.jsonl');
+  return () =>
+    fs.existsSync(log)
+      ? fs
+          .readFileSync(log, 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => JSON.parse(line) as string[])
+      : [];
 }
 
 /** The Path a Windows machine starts with (wine's own prefix has these). */
@@ -262,14 +363,15 @@ export function runTaskScript(
   agent: WindowsAgent,
   script: 'main.js' | 'post.js',
   env: Record<string, string>,
+  options: WindowsRun = {},
 ): Promise<StepResult> {
-  return runWindows(wine, agent.node, [`${agent.taskDirectory}\\dist\\${script}`], env);
+  return runWindows(wine, agent.node, [`${agent.taskDirectory}\\dist\\${script}`], env, options);
 }
 
 /**
- * A CmdLine@2 step on Windows: the task writes the script to a .cmd file in Agent.TempDirectory and runs
- * `cmd.exe /D /E:ON /V:OFF /S /C "CALL "<file>""` with that command line as it is
- * (azure-pipelines-tasks Tasks/CmdLineV2/cmdline.ts).
+ * A CmdLine@2 step on Windows: the task writes `@echo off` and the script, CRLF, to `<guid>.cmd` in
+ * Agent.TempDirectory and runs `%ComSpec% /D /E:ON /V:OFF /S /C "CALL "<file>""` with that command line as it
+ * is (azure-pipelines-tasks Tasks/CmdLineV2/cmdline.ps1).
  */
 export function runCmdStep(
   wine: Wine,
@@ -278,7 +380,7 @@ export function runCmdStep(
   env: Record<string, string>,
   options: WindowsRun = {},
 ): Promise<StepResult> {
-  const script = `${agent.tempDirectory}\\step ${Math.random().toString(16).slice(2, 10)}.cmd`;
+  const script = `${agent.tempDirectory}\\${randomUUID()}.cmd`;
   fs.writeFileSync(unixPath(wine, script), ['@echo off', ...lines, ''].join('\r\n'));
   return runWindows(
     wine,
