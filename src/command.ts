@@ -93,7 +93,14 @@ export function parseArguments(args: string[]): Parsed {
     throw new UsageError(
       `${COMMAND_NAME}: --config is missing; run it through the launcher the task put on PATH.`,
     );
-  const parsed: Parsed = { action: action ?? 'id-token', configFile, resource, command: rest };
+  // The Windows launcher names it relative to itself (`%~dp0..\token-command.json`): resolved once, every
+  // message and check sees the one canonical path.
+  const parsed: Parsed = {
+    action: action ?? 'id-token',
+    configFile: path.resolve(configFile),
+    resource,
+    command: rest,
+  };
   if (parsed.action === 'exec' && parsed.command.length === 0) {
     throw new UsageError(`${COMMAND_NAME} exec: no command given. ${USAGE}`);
   }

@@ -28,9 +28,13 @@ export function installTokenCommand(
   fs.writeFileSync(path.join(bin, name), posixLauncher(process.execPath, script, configFile), {
     mode: 0o700,
   });
-  fs.writeFileSync(path.join(bin, `${name}.cmd`), windowsLauncher(process.execPath, script, configFile), {
-    mode: 0o600,
-  });
+  fs.writeFileSync(
+    path.join(bin, `${name}.cmd`),
+    windowsLauncher(process.execPath, script, configFile, bin),
+    {
+      mode: 0o600,
+    },
+  );
   tl.prependPath(bin);
   console.log(
     `Later steps can run ${name} for a fresh idToken or access token (it needs SYSTEM_ACCESSTOKEN mapped).`,

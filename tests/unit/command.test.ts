@@ -80,10 +80,32 @@ describe('azure-wif-token', () => {
     ]);
   });
 
-  it('writes a Windows launcher that quotes its paths and forwards arguments', () => {
+  it('writes a Windows launcher whose paths are relative to its own folder, so cmd reads them in any code page', () => {
     assert.equal(
-      windowsLauncher('C:\\agent\\node.exe', 'C:\\tasks\\main.js', 'D:\\temp\\a "b"\\token-command.json'),
-      '@echo off\r\n"C:\\agent\\node.exe" "C:\\tasks\\main.js" azure-wif-token --config "D:\\temp\\a ""b""\\token-command.json" %*\r\n',
+      windowsLauncher(
+        'C:\\agent ü\\externals\\node20_1\\bin\\node.exe',
+        'C:\\agent ü\\_work\\_tasks\\T_1\\0.1.0\\dist\\main.js',
+        'C:\\agent ü\\_work\\_temp\\azure-wif-x\\token-command.json',
+        'C:\\agent ü\\_work\\_temp\\azure-wif-x\\bin',
+      ),
+      '@echo off\r\n"%~dp0..\\..\\..\\..\\externals\\node20_1\\bin\\node.exe" ' +
+        '"%~dp0..\\..\\..\\_tasks\\T_1\\0.1.0\\dist\\main.js" azure-wif-token --config "%~dp0..\\token-command.json" %*\r\n',
+    );
+  });
+
+  it('keeps a path on another drive absolute in the Windows launcher, with % doubled so cmd does not expand it', () => {
+    assert.equal(
+      windowsLauncher(
+        'C:\\agent\\node.exe',
+        'C:\\tasks\\main.js',
+        'D:\\temp 100%\\token-command.json',
+        'D:\\temp 100%\\bin',
+      ),
+      '@echo off\r\n"C:\\agent\\node.exe" "C:\\tasks\\main.js" azure-wif-token --config "%~dp0..\\token-command.json" %*\r\n',
+    );
+    assert.equal(
+      windowsLauncher('C:\\a%PATH%\\node.exe', 'C:\\t\\main.js', 'D:\\t\\c.json', 'D:\\t\\bin'),
+      '@echo off\r\n"C:\\a%%PATH%%\\node.exe" "C:\\t\\main.js" azure-wif-token --config "%~dp0..\\c.json" %*\r\n',
     );
   });
 });
