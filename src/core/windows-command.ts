@@ -51,10 +51,13 @@ export function cmdInvocation(comspec: string, batchFile: string, args: string[]
       throw new Error('an argument holds a line break or NUL, which cmd.exe cannot pass to a batch file');
     }
   }
-  const line = [
-    escapeForCmd(batchFile, 1),
-    ...args.map((arg) => escapeForCmd(quoteWindowsArgument(arg), 2)),
-  ].join(' ');
+  // The batch file in plain quotes, as Node quotes a .cmd it runs: cmd looks the command name up before it
+  // would honour a caret, so `C:\Program^ Files\…` is not found (seen under wine's cmd, tests/e2e/windows.test.ts).
+  // Inside quotes only % still expands, and a Windows path cannot hold ".
+  if (/[%"]/.test(batchFile)) {
+    throw new Error(`the path ${batchFile} holds % or ", which cmd.exe would expand or end the quotes at`);
+  }
+  const line = [`"${batchFile}"`, ...args.map((arg) => escapeForCmd(quoteWindowsArgument(arg), 2))].join(' ');
   return { file: comspec, args: ['/d', '/v:off', '/s', '/c', `"${line}"`], windowsVerbatimArguments: true };
 }
 

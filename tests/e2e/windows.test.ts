@@ -216,7 +216,7 @@ describe('on a Windows agent (node.exe under wine)', function () {
 
   // Enable after the sec merge: today exec spawns with `shell: true`, which joins its arguments unquoted, so
   // a program path or argument with a space is split.
-  it.skip('passes exec arguments with spaces, cmd metacharacters and ü to the program byte for byte', async () => {
+  it('passes exec arguments with spaces, cmd metacharacters and ü to the program byte for byte', async () => {
     // No `"` among them: a step's cmd line cannot carry one through to a batch file's %* intact.
     const argv = ['a b', 'ü', 'a&b|c<d>', 'back\\slash\\'];
     const args = argv.map((arg) => `"${arg.replace(/\\$/, '\\\\')}"`).join(' ');
@@ -269,7 +269,7 @@ describe('on a Windows agent (node.exe under wine)', function () {
 
   // Enable after the sec merge, which restricts the token directory with icacls on Windows (modes do nothing
   // there). The stand-ins record what the task asks of Windows; wine cannot show the ACL enforced.
-  it.skip("restricts the token directory to the agent's user with icacls, at its path with a space and ü", () => {
+  it("restricts the token directory to the agent's user with icacls, at its path with a space and ü", () => {
     const directory = task.prependedPaths[0].replace(/\\bin$/, '');
     assert.deepEqual(icaclsCalls(wine)[0], [
       directory,
@@ -284,7 +284,7 @@ describe('on a Windows agent (node.exe under wine)', function () {
   // cmd.exe does not run a command name whose spaces are caret-escaped (C:\Program^ Files\...\az.cmd), while
   // it runs the quoted form ("C:\Program Files\...\az.cmd" ^"arg^"); so this passes under wine only once the
   // batch file's path is quoted rather than caret-escaped.
-  it.skip('signs az in through az.cmd in a folder with spaces, az receiving every argument byte for byte', async () => {
+  it('signs az in through az.cmd in a folder with spaces, az receiving every argument byte for byte', async () => {
     const azCalls = installAzStandIn(wine);
     const azJob = windowsJob(emulator.connection(), { azureCliLogin: 'true' });
     const step = await runTaskScript(wine, agent, 'main.js', windowsTaskEnvironment(azJob.job, agent), {

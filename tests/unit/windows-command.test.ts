@@ -141,25 +141,32 @@ describe('Windows command lines for az without a shell', () => {
       ]);
       assert.deepEqual(invocation, {
         file: 'C:\\Windows\\system32\\cmd.exe',
-        args: ['/d', '/v:off', '/s', '/c', '"C:\\az\\wbin\\az.cmd ^^^"login^^^" ^^^"a^^^&calc^^^""'],
+        args: ['/d', '/v:off', '/s', '/c', '""C:\\az\\wbin\\az.cmd" ^^^"login^^^" ^^^"a^^^&calc^^^""'],
         windowsVerbatimArguments: true,
       });
     });
 
-    it("escapes the batch file's own path for cmd", () => {
+    it("quotes the batch file's own path for cmd, spaces and parentheses included", () => {
       const { args } = cmdInvocation('cmd.exe', 'C:\\Program Files (x86)\\CLI2\\wbin\\az.cmd', []);
-      assert.equal(args[4], '"C:\\Program^ Files^ ^(x86^)\\CLI2\\wbin\\az.cmd"');
+      assert.equal(args[4], '""C:\\Program Files (x86)\\CLI2\\wbin\\az.cmd""');
+    });
+
+    it('refuses a batch file path that cmd would expand (%) or end the quotes in (")', () => {
+      assert.throws(() => cmdInvocation('cmd.exe', 'C:\\%TEMP%\\az.cmd', []), {
+        message: 'the path C:\\%TEMP%\\az.cmd holds % or ", which cmd.exe would expand or end the quotes at',
+      });
     });
 
     it('hands python exactly the arguments after cmd and the batch file each parse the line once', () => {
       const { args } = cmdInvocation('cmd.exe', 'C:\\az\\wbin\\az.cmd', NASTY);
       // /s: cmd drops the outer quotes and parses the rest; az.cmd expands %* and cmd parses that again.
       const line = args[4].slice(1, -1);
-      const afterCmd = cmdParse(line);
-      const batch = 'C:\\az\\wbin\\az.cmd ';
-      assert.ok(afterCmd.startsWith(batch), afterCmd);
+      // The quoted batch file name is taken as it is; the arguments after it are what cmd parses.
+      const batch = '"C:\\az\\wbin\\az.cmd" ';
+      assert.ok(line.startsWith(batch), line);
+      const afterCmd = cmdParse(line.slice(batch.length));
       // cmd expands %* once (a %NAME^% it left alone stays undefined), then parses the line's specials again.
-      const afterBatch = cmdParse(afterCmd.slice(batch.length));
+      const afterBatch = cmdParse(afterCmd);
       assert.deepEqual(splitLikeMsvcrt(afterBatch), NASTY);
     });
 
@@ -249,7 +256,7 @@ describe('Windows command lines for az without a shell', () => {
       });
       assert.deepEqual(windowsInvocation('C:\\npm\\tfx.cmd', ['a&b'], 'cmd.exe'), {
         file: 'cmd.exe',
-        args: ['/d', '/v:off', '/s', '/c', '"C:\\npm\\tfx.cmd ^^^"a^^^&b^^^""'],
+        args: ['/d', '/v:off', '/s', '/c', '""C:\\npm\\tfx.cmd" ^^^"a^^^&b^^^""'],
         windowsVerbatimArguments: true,
       });
     });
