@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import type { AzureConnection } from './connection';
 import type { OidcEndpoint } from './idtoken';
-import type { IProxyConfiguration } from 'typed-rest-client/Interfaces';
+import type { IProxyConfiguration } from './http';
 import type { VaultTarget } from './vault';
 
 /**

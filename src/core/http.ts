@@ -2,6 +2,9 @@ import * as diagnostics from 'node:diagnostics_channel';
 import type { ClientRequest } from 'node:http';
 import { HttpClient } from 'typed-rest-client/HttpClient';
 import type { IProxyConfiguration, ICertConfiguration } from 'typed-rest-client/Interfaces';
+
+/** typed-rest-client's settings types, for the rest of the task: this module is the only one that imports it. */
+export type { IProxyConfiguration, ICertConfiguration };
 import { TaskFailure } from './errors';
 import { TransientFailure } from './retry';
 import { quoteUntrusted } from './text';

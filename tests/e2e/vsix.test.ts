@@ -14,16 +14,15 @@ import {
   type StepResult,
 } from '../harness/agent';
 import { EmulatedJob, SUBSCRIPTION_ID } from '../harness/scenario';
-import { pngSize } from '../tools/icons';
-import { MAX_VSIX_BYTES, TASK_FOLDER, packageExtension, type PackageResult } from '../tools/package';
+import { pngSize } from '../../tools/icons';
+import { MAX_VSIX_BYTES, TASK_FOLDER, packageExtension, type PackageResult } from '../../tools/package';
+import { REPO_ROOT } from '../../tools/repo-root';
 
 /**
  * The .vsix as the Marketplace receives it: built by the packaging script (the build has already run in
  * `npm test`), unpacked, checked file by file, and its task run from the unpacked folder against the
  * emulator, as an agent runs a task it downloaded.
  */
-
-const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 
 interface TaskJson {
   execution: Record<string, { target: string }>;

@@ -2,10 +2,12 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { REPO_ROOT } from '../../tools/repo-root';
+
+export { REPO_ROOT };
 
 /** Plays the Azure Pipelines agent's part: env vars in, `##vso` logging commands out. */
 
-export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 export const MAIN_SCRIPT = path.join(REPO_ROOT, 'dist', 'main.js');
 export const POST_SCRIPT = path.join(REPO_ROOT, 'dist', 'post.js');
 

@@ -4,8 +4,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { MockTestRunner } from 'azure-pipelines-task-lib/mock-test';
 import { interpret } from '../harness/agent';
+import { REPO_ROOT } from '../../tools/repo-root';
 
-const TASK_JSON = path.join(__dirname, '..', '..', '..', 'task.json');
+const TASK_JSON = path.join(REPO_ROOT, 'task.json');
 const SCENARIO = path.join(__dirname, 'scenario.js');
 const CONNECTION = 'c0ffee00-1111-2222-3333-444444444444';
 const JOB_TOKEN = 'job-access-token-value-0123456789';

@@ -12,9 +12,9 @@ import {
   percentile,
   roundRobin,
   summarize,
-} from '../bench/stats';
+} from '../../tools/bench/stats';
 
-describe('benchmark statistics (tests/bench/stats.ts)', () => {
+describe('benchmark statistics (tools/bench/stats.ts)', () => {
   it('takes the median of odd and even counts, whatever the order', () => {
     assert.equal(median([5, 1, 3]), 3);
     assert.equal(median([4, 1, 3, 2]), 2.5);

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ICONS, REPO_ROOT, pngSize, renderIcon } from '../tools/icons';
+import { ICONS, REPO_ROOT, pngSize, renderIcon } from '../../tools/icons';
 
 describe('icons', () => {
   for (const icon of ICONS) {

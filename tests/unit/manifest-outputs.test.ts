@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseConnection, type AzureConnection } from '../../src/core/connection';
 import { OUTPUT_NAMES, planExports, type ExportedVariable } from '../../src/core/plan';
+import { REPO_ROOT } from '../../tools/repo-root';
 
 /**
  * The agent treats a variable as an output whenever task.json declares its name in outputVariables, compared
@@ -21,7 +22,6 @@ export function outputCollisions(declaredOutputs: string[], variables: ExportedV
     );
 }
 
-const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 const manifest = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'task.json'), 'utf8')) as {
   outputVariables: Array<{ name: string }>;
 };

@@ -9,9 +9,8 @@ import {
   readManifests,
   rewriteVersions,
   versionDisagreements,
-} from '../tools/version';
-
-const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
+} from '../../tools/version';
+import { REPO_ROOT } from '../../tools/repo-root';
 
 function fixture(version = '1.2.3') {
   const [Major, Minor, Patch] = version.split('.').map(Number);

@@ -4,7 +4,7 @@ import {
   REDACTED_SECRET_VARIABLE_DEBUG,
   SECRET_VARIABLE_DEBUG,
   redactSecretVariableDebug,
-} from '../tools/redact-plugin';
+} from '../../tools/redact-plugin';
 
 describe('bundle redaction of task-lib secret variables', () => {
   it('finds the line that prints variable values in the installed task-lib', () => {

@@ -11,15 +11,15 @@ import {
   LAZY_BUILTINS,
   lazyBuiltinSource,
   trimLibResource,
-} from '../tools/slim-plugin';
-import { StubbedModuleError, unusedModule } from '../tools/stubs/unused';
+} from '../../tools/slim-plugin';
+import { StubbedModuleError, unusedModule } from '../../tools/stubs/unused';
 import {
   CERT_AGENT_OPTIONS,
   SHARED_CONTEXT_AGENT_OPTIONS,
   shareSecureContext,
-} from '../tools/tls-context-plugin';
+} from '../../tools/tls-context-plugin';
+import { REPO_ROOT } from '../../tools/repo-root';
 
-const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 const NODE_MODULES = path.join(REPO_ROOT, 'node_modules');
 
 function sourceFiles(dir: string): string[] {
@@ -30,7 +30,7 @@ function sourceFiles(dir: string): string[] {
   });
 }
 
-describe('bundle slimming (tests/tools/slim-plugin.ts, tests/tools/stubs)', () => {
+describe('bundle slimming (tools/slim-plugin.ts, tools/stubs)', () => {
   it('stubs a module only for the importers it was checked for', () => {
     const util = path.join(NODE_MODULES, 'typed-rest-client', 'Util.js');
     assert.equal(stubFor('qs', util), path.join(STUBS_DIRECTORY, 'qs.ts'));
@@ -91,7 +91,10 @@ describe('bundle slimming (tests/tools/slim-plugin.ts, tests/tools/stubs)', () =
 
   it('compares plain versions as semver does, and refuses any other use of semver', () => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const stub = require(path.join(__dirname, '..', 'tools', 'stubs', 'semver')) as Record<string, unknown>;
+    const stub = require(path.join(REPO_ROOT, 'build', 'tools', 'stubs', 'semver')) as Record<
+      string,
+      unknown
+    >;
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const real = require('semver') as { lt(a: string, b: string): boolean };
     const lt = stub.lt as (a: unknown, b: unknown) => boolean;
@@ -135,7 +138,10 @@ describe('bundle slimming (tests/tools/slim-plugin.ts, tests/tools/stubs)', () =
       ['toolrunner', 'ToolRunner'],
     ]) {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const loaded = require(path.join(__dirname, '..', 'tools', 'stubs', name)) as Record<string, unknown>;
+      const loaded = require(path.join(REPO_ROOT, 'build', 'tools', 'stubs', name)) as Record<
+        string,
+        unknown
+      >;
       assert.throws(() => {
         const used = loaded[member] as () => unknown;
         used();
@@ -185,12 +191,12 @@ describe('bundle slimming (tests/tools/slim-plugin.ts, tests/tools/stubs)', () =
     assert.deepEqual(
       unchecked,
       [],
-      'check these task-lib members against tests/tools/slim-plugin.ts, then list them',
+      'check these task-lib members against tools/slim-plugin.ts, then list them',
     );
   });
 });
 
-describe('shared TLS context (tests/tools/tls-context-plugin.ts)', () => {
+describe('shared TLS context (tools/tls-context-plugin.ts)', () => {
   it('patches the installed typed-rest-client once', () => {
     const source = fs.readFileSync(require.resolve('typed-rest-client/HttpClient.js'), 'utf8');
     const patched = shareSecureContext(source);

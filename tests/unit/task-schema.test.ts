@@ -1,11 +1,16 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { HANDLERS, REQUIRED_PROPERTIES, checkTaskManifest, visibleRuleProblems } from '../tools/task-rules';
+import {
+  HANDLERS,
+  REQUIRED_PROPERTIES,
+  checkTaskManifest,
+  visibleRuleProblems,
+} from '../../tools/task-rules';
+import { REPO_ROOT } from '../../tools/repo-root';
 
 type Manifest = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 const TASK: Manifest = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'task.json'), 'utf8')) as Manifest;
 
 /** Replaces the groups, and takes the inputs out of the real ones, so a case tests only its own groups. */

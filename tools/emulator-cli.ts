@@ -12,7 +12,7 @@
  */
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Emulator } from '../emulator';
+import { Emulator } from '../tests/emulator';
 
 interface CliOptions {
   stateDir: string;
@@ -31,7 +31,7 @@ function parseArgs(argv: string[]): CliOptions {
       options.latencyMs = Number(value);
       i++;
     } else if (arg === '--help' || arg === '-h') {
-      console.log('Usage: node build/tests/tools/emulator-cli.js [--state-dir <dir>] [--latency <ms>]');
+      console.log('Usage: node build/tools/emulator-cli.js [--state-dir <dir>] [--latency <ms>]');
       process.exit(0);
     } else {
       console.error(`Unknown argument: ${arg}`);

@@ -3,9 +3,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { Emulator, type EmulatorConnection, type RequestLogEntry } from '../emulator';
-import { MAIN_SCRIPT, REPO_ROOT, makeTempDirectory, taskEnvironment } from '../harness/agent';
-import { EmulatedJob } from '../harness/scenario';
+import { Emulator, type EmulatorConnection, type RequestLogEntry } from '../tests/emulator';
+import { MAIN_SCRIPT, REPO_ROOT, makeTempDirectory, taskEnvironment } from '../tests/harness/agent';
+import { EmulatedJob } from '../tests/harness/scenario';
 import {
   describeKinds,
   formatKilobytes,
@@ -19,13 +19,13 @@ import {
   roundRobin,
   summarize,
   type Summary,
-} from '../bench/stats';
-import { renderChart, type ChartSeries } from '../bench/chart';
+} from './bench/stats';
+import { renderChart, type ChartSeries } from './bench/chart';
 import { METAFILE_DIRECTORY } from './bundle';
 import { MAX_VSIX_BYTES, packageExtension } from './package';
 
 /**
- * `npm run bench`: the task against the physical limit (tests/bench/minimal.ts: the same two requests with
+ * `npm run bench`: the task against the physical limit (tools/bench/minimal.ts: the same two requests with
  * node's own https) and the alternatives, each run as a whole process against the emulator (loopback only)
  * with an injected per-request latency, on Node 20 (this machine's node) and Node 24 (the agent's Node24
  * handler), every contender and Node interleaved round-robin. Prints a markdown table (median and p10–p90 of
@@ -37,12 +37,12 @@ import { MAX_VSIX_BYTES, packageExtension } from './package';
  * (git-ignored) before the emulator starts; nothing is fetched while measuring.
  *
  *   npm run bench                       15 runs per contender, Node and latency
- *   BENCH_RUNS=30 npm run bench         or: node build/tests/tools/bench.js --runs 30
- *   node build/tests/tools/bench.js --latencies 0,50,200 --no-package --no-chart
+ *   BENCH_RUNS=30 npm run bench         or: node build/tools/bench.js --runs 30
+ *   node build/tools/bench.js --latencies 0,50,200 --no-package --no-chart
  *   --no-node24 (or BENCH_NODE24=0)     Node 20 only; --contenders task,minimal  a subset
  */
 
-const BENCH_SCRIPTS = path.join(REPO_ROOT, 'build', 'tests', 'bench');
+const BENCH_SCRIPTS = path.join(REPO_ROOT, 'build', 'tools', 'bench');
 const IDENTITY_SCRIPT = path.join(BENCH_SCRIPTS, 'identity-credential.js');
 const STOCK_SCRIPT = path.join(BENCH_SCRIPTS, 'stock-blocks.js');
 const FETCH_REDIRECT = path.join(BENCH_SCRIPTS, 'fetch-redirect.js');
@@ -114,7 +114,7 @@ interface RunResult {
   stderr: string;
   requests: RequestLogEntry[];
   rssKb?: number;
-  /** User + system CPU time until the process's exit event (tests/bench/rss-preload.ts). */
+  /** User + system CPU time until the process's exit event (tools/bench/rss-preload.ts). */
   cpuMs?: number;
 }
 
@@ -304,9 +304,9 @@ class Runner {
   }
 }
 
-/** Runs tests/bench/renewer-start.js and reads its median and p90, in ms. */
+/** Runs tools/bench/renewer-start.js and reads its median and p90, in ms. */
 function renewerStartUp(): { median: number; p90: number } | undefined {
-  const script = path.join(REPO_ROOT, 'build', 'tests', 'bench', 'renewer-start.js');
+  const script = path.join(REPO_ROOT, 'build', 'tools', 'bench', 'renewer-start.js');
   const run = spawnSync(process.execPath, [script, '20'], { encoding: 'utf8', timeout: 60_000 });
   const m = /median ([\d.]+) ms, p90 ([\d.]+) ms/.exec(run.stdout ?? '');
   return m ? { median: Number(m[1]), p90: Number(m[2]) } : undefined;
@@ -319,7 +319,7 @@ function withoutAgentCa(env: Record<string, string>, caFile: string): Record<str
 }
 
 function contenders(emulator: Emulator, job: EmulatedJob, cacheDirectory: string): Contender[] {
-  // The renewer is measured on its own (tests/bench/renewer-start.ts): here it would outlive each run, since
+  // The renewer is measured on its own (tools/bench/renewer-start.ts): here it would outlive each run, since
   // the benchmark, the agent's stand-in, outlives them all.
   const agentEnv = () => ({ ...taskEnvironment(job.job), INPUT_RENEWTOKENS: 'false' });
   const warmCache = path.join(cacheDirectory, 'warm');
@@ -354,7 +354,7 @@ function contenders(emulator: Emulator, job: EmulatedJob, cacheDirectory: string
     {
       key: 'minimal',
       label:
-        "0. Physical limit: the same 2 requests with node's https only (tests/bench/minimal.ts), same env",
+        "0. Physical limit: the same 2 requests with node's https only (tools/bench/minimal.ts), same env",
       short: '0. Minimal (node https only)',
       invocation: () => ({ args: [MINIMAL_SCRIPT], env: agentEnv() }),
       checkOutput: true,
@@ -502,7 +502,7 @@ interface Sizes {
   topInputs: string[];
 }
 
-/** Bytes in the bundle per package, largest first, from esbuild's metafile (tests/tools/bundle.ts). */
+/** Bytes in the bundle per package, largest first, from esbuild's metafile (tools/bundle.ts). */
 function topInputs(metafile: string, count: number): string[] {
   if (!fs.existsSync(metafile)) return [];
   const meta = JSON.parse(fs.readFileSync(metafile, 'utf8')) as {
@@ -512,11 +512,7 @@ function topInputs(metafile: string, count: number): string[] {
   for (const output of Object.values(meta.outputs)) {
     for (const [file, { bytesInOutput }] of Object.entries(output.inputs)) {
       const match = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(file);
-      const key = match
-        ? match[1]
-        : file.startsWith('tests/tools/stubs/')
-          ? 'stubs'
-          : 'the task (src, task.json)';
+      const key = match ? match[1] : file.startsWith('tools/stubs/') ? 'stubs' : 'the task (src, task.json)';
       byPackage.set(key, (byPackage.get(key) ?? 0) + bytesInOutput);
     }
   }
@@ -541,7 +537,7 @@ function sizes(options: Options): Sizes {
     const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-vsix-'));
     try {
       result.vsixBytes = packageExtension({ outDir }).bytes;
-      result.vsixSource = 'packaged now by tests/tools/package.ts';
+      result.vsixSource = 'packaged now by tools/package.ts';
     } finally {
       fs.rmSync(outDir, { recursive: true, force: true });
     }
@@ -736,11 +732,11 @@ function report(
     `Wall time: spawn to exit of each process, measured by the benchmark. Latency: the emulator waits that long before ` +
       `every response. Requests: from the emulator's log. Peak RSS: ${
         rss === 'gnu-time' ? "GNU time's %M" : 'process.resourceUsage().maxRSS via a preload'
-      }; CPU: process.cpuUsage() at exit via a preload (tests/bench/rss-preload.ts); each the median of ${options.rssRuns} ` +
+      }; CPU: process.cpuUsage() at exit via a preload (tools/bench/rss-preload.ts); each the median of ${options.rssRuns} ` +
       `separate runs at 0 ms, so the timed runs carry no wrapper. × minimal: median ÷ the ` +
       `minimal script's median on the same Node at the same latency. ${os.cpus().length} CPUs, ${os.platform()} ${os.release()}, ` +
       `load average before the runs ${os.loadavg()[0].toFixed(1)}.`,
-    `Command: \`npm run bench\` (or \`BENCH_RUNS=${options.runs} npm run bench\`; \`node build/tests/tools/bench.js --runs ${options.runs}\` after \`npm run build\`).`,
+    `Command: \`npm run bench\` (or \`BENCH_RUNS=${options.runs} npm run bench\`; \`node build/tools/bench.js --runs ${options.runs}\` after \`npm run build\`).`,
   ].join('\n');
 }
 

@@ -1,6 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { REPO_ROOT } from './repo-root';
+
+export { REPO_ROOT };
 
 /**
  * Builds the Marketplace package (.vsix) offline: stages exactly the files the extension ships into
@@ -14,7 +17,6 @@ import * as path from 'node:path';
  * agents keep running their cached copy of the task. Use `npm run version:bump` instead.
  */
 
-export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 /** The task's folder inside the package: vss-extension.json's contribution `properties.name`. */
 export const TASK_FOLDER = 'AzureWorkloadIdentity';
 /** Files at the package root besides the task folder (the icon and the Marketplace page). */

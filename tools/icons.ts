@@ -1,14 +1,15 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Resvg } from '@resvg/resvg-js';
+import { REPO_ROOT } from './repo-root';
+
+export { REPO_ROOT };
 
 /**
  * Renders the icons from their SVG sources. The PNGs are committed, so packaging never needs this step;
  * run `npm run icons` after editing an SVG. System fonts are not loaded (the icons hold no text), so the
  * output depends only on the SVG and the resvg version.
  */
-
-export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 
 export interface IconSpec {
   /** SVG source, relative to the repository root. */

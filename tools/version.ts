@@ -1,6 +1,9 @@
 import { deepStrictEqual } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { REPO_ROOT } from './repo-root';
+
+export { REPO_ROOT };
 
 /**
  * One version, four places: package.json (and package-lock.json), task.json's Major/Minor/Patch, and
@@ -9,7 +12,6 @@ import * as path from 'node:path';
  * refuses an extension version it already has: the two move in step.
  */
 
-export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 export const VERSION_FILES = [
   'package.json',
   'package-lock.json',

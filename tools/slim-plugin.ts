@@ -1,9 +1,10 @@
 import * as path from 'node:path';
 import type { Plugin } from 'esbuild';
+import { REPO_ROOT } from './repo-root';
 
 /**
  * Leaves out of the bundles what the task never runs (found with esbuild's metafile, see `npm run bench`):
- * each module below is replaced by a stub from tests/tools/stubs/ that throws a StubbedModuleError, naming
+ * each module below is replaced by a stub from tools/stubs/ that throws a StubbedModuleError, naming
  * the module, as soon as anything uses it. A stub applies only to the importers listed: when another
  * package starts to import the module, the build fails so that someone checks the new use first.
  */
@@ -14,7 +15,7 @@ export interface StubbedModule {
   importers: RegExp;
   /** For a relative specifier: the package whose files it is stubbed in (elsewhere it names another module). */
   within?: string;
-  /** The stub, relative to tests/tools/stubs/. */
+  /** The stub, relative to tools/stubs/. */
   stub: string;
   /** What it weighed (minified, with its own dependencies) when it was left out. */
   why: string;
@@ -124,7 +125,7 @@ export const TASK_LIB_MEMBERS_CHECKED = [
 ] as const;
 
 /** The stubs' TypeScript sources (esbuild compiles them into the bundle; this file runs from build/). */
-export const STUBS_DIRECTORY = path.resolve(__dirname, '..', '..', '..', 'tests', 'tools', 'stubs');
+export const STUBS_DIRECTORY = path.join(REPO_ROOT, 'tools', 'stubs');
 
 interface LibResource {
   messages: Record<string, string>;
@@ -139,7 +140,7 @@ export function trimLibResource(
   const missing = keep.filter((key) => !(key in resource.messages));
   if (missing.length > 0) {
     throw new Error(
-      `azure-pipelines-task-lib/lib-resource.js no longer has the messages ${missing.join(', ')}; review LOCALIZED_LIB_MESSAGES in tests/tools/slim-plugin.ts`,
+      `azure-pipelines-task-lib/lib-resource.js no longer has the messages ${missing.join(', ')}; review LOCALIZED_LIB_MESSAGES in tools/slim-plugin.ts`,
     );
   }
   const wanted = new Set(keep.map((key) => `loc.messages.${key}`));
@@ -173,8 +174,8 @@ export function stubFor(specifier: string, importer: string): string | undefined
   if (!entry) return undefined;
   if (from !== undefined && entry.importers.test(from)) return path.join(STUBS_DIRECTORY, entry.stub);
   throw new Error(
-    `${from ?? importer} imports '${specifier}', which the bundle replaces with tests/tools/stubs/${entry.stub} only for ${entry.importers}. ` +
-      'Check whether the task can reach that use; if it can, stop stubbing the module, else add the importer in tests/tools/slim-plugin.ts.',
+    `${from ?? importer} imports '${specifier}', which the bundle replaces with tools/stubs/${entry.stub} only for ${entry.importers}. ` +
+      'Check whether the task can reach that use; if it can, stop stubbing the module, else add the importer in tools/slim-plugin.ts.',
   );
 }
 

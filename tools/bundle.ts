@@ -4,9 +4,10 @@ import { build } from 'esbuild';
 import { redactTaskLibSecrets } from './redact-plugin';
 import { slimBundle } from './slim-plugin';
 import { shareTlsContext } from './tls-context-plugin';
+import { REPO_ROOT } from './repo-root';
 
 /** Bundles each task entry point into the single file task.json names as its handler target. */
-const root = path.resolve(__dirname, '..', '..', '..');
+const root = REPO_ROOT;
 /** esbuild's metafile of each bundle (which input contributes how many bytes), for `npm run bench`. */
 export const METAFILE_DIRECTORY = path.join(root, 'build', 'bundle-meta');
 

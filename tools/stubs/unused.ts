@@ -1,5 +1,5 @@
 /**
- * A stand-in for a module the task's bundle never uses on any of its code paths (see tests/tools/slim.ts):
+ * A stand-in for a module the task's bundle never uses on any of its code paths (see tools/slim.ts):
  * loading it is free, and any use of it fails loudly, naming the module, instead of doing something else.
  * Only `__esModule` (read by esbuild's import interop) and symbol-keyed reads (inspection) pass; every other
  * read of the module throws, and so does every call or `new` of a member listed in `members`.
@@ -8,7 +8,7 @@ export class StubbedModuleError extends Error {
   constructor(moduleName: string, member: string, reason: string) {
     super(
       `The task used ${moduleName}${member ? `.${member}` : ''}, which its bundle leaves out because ${reason}. ` +
-        'This is a bug in the task (tests/tools/slim.ts): please report it with this message.',
+        'This is a bug in the task (tools/slim.ts): please report it with this message.',
     );
     this.name = 'StubbedModuleError';
   }

@@ -13,7 +13,7 @@ export const REDACTED_SECRET_VARIABLE_DEBUG = "_debug(name + '=' + (info && info
 export function redactSecretVariableDebug(source: string): string {
   if (!source.includes(SECRET_VARIABLE_DEBUG)) {
     throw new Error(
-      'azure-pipelines-task-lib/internal.js no longer contains the debug line that prints variable values; review the redaction in tests/tools/redact-plugin.ts',
+      'azure-pipelines-task-lib/internal.js no longer contains the debug line that prints variable values; review the redaction in tools/redact-plugin.ts',
     );
   }
   return source.replace(SECRET_VARIABLE_DEBUG, REDACTED_SECRET_VARIABLE_DEBUG);

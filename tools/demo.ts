@@ -1,6 +1,6 @@
-import { Emulator } from '../emulator';
-import { secretsOf, type StepResult } from '../harness/agent';
-import { EmulatedJob } from '../harness/scenario';
+import { Emulator } from '../tests/emulator';
+import { secretsOf, type StepResult } from '../tests/harness/agent';
+import { EmulatedJob } from '../tests/harness/scenario';
 
 /**
  * `npm run demo`: the task end to end against the local emulator, shown as a pipeline author sees it in

@@ -19,7 +19,7 @@ function required(name: string): string {
 }
 
 // Node's default roots plus the agent's CA, the cheapest way Node offers: the default context holds the roots
-// already parsed, and adding one CA copies them into the context's own store (see tests/tools/tls-context-plugin.ts).
+// already parsed, and adding one CA copies them into the context's own store (see tools/tls-context-plugin.ts).
 const caFile = env.AGENT_CAINFO;
 let secureContext: tls.SecureContext | undefined;
 if (caFile) {

@@ -1,4 +1,4 @@
-/** Pure helpers of `npm run bench` (tests/tools/bench.ts): summary statistics and the markdown it prints. */
+/** Pure helpers of `npm run bench` (tools/bench.ts): summary statistics and the markdown it prints. */
 
 /**
  * The p-th percentile (0–100) of the samples, interpolating linearly between the two nearest ranks

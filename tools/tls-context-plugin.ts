@@ -63,7 +63,7 @@ export function shareSecureContext(source: string): string {
   const occurrences = source.split(CERT_AGENT_OPTIONS).length - 1;
   if (occurrences !== 1) {
     throw new Error(
-      `typed-rest-client/HttpClient.js has ${occurrences} copies of the line that passes the certificate settings to each connection, not 1; review tests/tools/tls-context-plugin.ts`,
+      `typed-rest-client/HttpClient.js has ${occurrences} copies of the line that passes the certificate settings to each connection, not 1; review tools/tls-context-plugin.ts`,
     );
   }
   return source.replace(CERT_AGENT_OPTIONS, SHARED_CONTEXT_AGENT_OPTIONS) + SHARED_CONTEXT_HELPER;

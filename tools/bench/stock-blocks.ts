@@ -5,7 +5,7 @@
  * ConfidentialClientApplication with its default configuration (instance discovery and OpenID metadata
  * from the network) for the Resource Manager token.
  *
- * Needs NODE_EXTRA_CA_CERTS for a test CA, and tests/bench/fetch-redirect as a preload so that MSAL's
+ * Needs NODE_EXTRA_CA_CERTS for a test CA, and tools/bench/fetch-redirect as a preload so that MSAL's
  * instance-discovery request to login.microsoftonline.com reaches the emulator.
  */
 import * as tl from 'azure-pipelines-task-lib/task';

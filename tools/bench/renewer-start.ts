@@ -2,7 +2,7 @@
  * What starting the job-wide renewer adds to the task step: the synchronous time of startRenewer() (spawn of
  * the detached process and the stdin hand-over), in a process that has loaded what the task loads, so fork
  * costs what it costs in the step. The children are given a config that makes them exit at once.
- *   npm run build && node build/tests/bench/renewer-start.js [runs]
+ *   npm run build && node build/tools/bench/renewer-start.js [runs]
  * Target (issue #14): median under 5 ms.
  */
 import * as fs from 'node:fs';
@@ -11,8 +11,7 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { startRenewer } from '../../src/renewer-control';
 import { summarize } from './stats';
-
-const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
+import { REPO_ROOT } from '../repo-root';
 
 async function main(): Promise<void> {
   const runs = Number(process.argv[2] ?? '50');
