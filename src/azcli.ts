@@ -127,6 +127,70 @@ export interface AzureCliSignIn {
   logger: Logger;
 }
 
+/** The environment az runs in: its private profile, no telemetry, the agent's CA and proxy (with NO_PROXY). */
+function azureCliEnvironment(
+  base: NodeJS.ProcessEnv,
+  configDirectory: string,
+  caFile: string | undefined,
+  proxy: AgentProxy | undefined,
+): { env: NodeJS.ProcessEnv; untranslated: string[] } {
+  const env: NodeJS.ProcessEnv = {
+    ...base,
+    AZURE_CONFIG_DIR: configDirectory,
+    AZURE_CORE_COLLECT_TELEMETRY: 'false',
+    AZURE_CORE_ONLY_SHOW_ERRORS: 'true',
+  };
+  if (caFile) env.REQUESTS_CA_BUNDLE = caFile;
+  if (!proxy) return { env, untranslated: [] };
+  const { env: proxyEnv, untranslated } = proxyEnvironment(proxy);
+  return { env: { ...env, ...proxyEnv }, untranslated };
+}
+
+/**
+ * Runs az, failing with its last lines masked before they are cut (quoteUntrusted does both), so no token's
+ * prefix survives the cut; the proxy password is masked as az would print it, percent-encoded in a URL.
+ */
+function azRunner(
+  az: string,
+  env: NodeJS.ProcessEnv,
+  secrets: readonly string[],
+  proxy?: AgentProxy,
+  signal?: AbortSignal,
+) {
+  const masked = [...secrets];
+  if (proxy?.proxyPassword) masked.push(proxy.proxyPassword, encodeURIComponent(proxy.proxyPassword));
+  return async (what: string, args: string[], remedy?: string): Promise<void> => {
+    const { code, stderr } = await runAz(az, args, env, signal);
+    if (code !== 0) {
+      const said = quoteUntrusted(stderr.split(/\r?\n/).filter(Boolean).slice(-3).join(' '), 600, masked);
+      throw new TaskFailure(
+        `The Azure CLI could not ${what} (az exited with ${code}: ${said}).${remedy ? ` ${remedy}` : ''}`,
+      );
+    }
+  };
+}
+
+/**
+ * `az login` with the federated token read by az from the file: az expands `@<file>` to the file's content
+ * (measured with azure-cli 2.45, REFERENCE §5), so argv, which /proc/<pid>/cmdline shows every local user, never
+ * holds the token.
+ */
+function azLoginArgs(connection: AzureConnection, federatedTokenFile: string): string[] {
+  return [
+    'login',
+    '--service-principal',
+    '--username',
+    connection.clientId,
+    '--tenant',
+    connection.tenantId,
+    '--federated-token',
+    `@${federatedTokenFile}`,
+    '--allow-no-subscriptions',
+    '--output',
+    'none',
+  ];
+}
+
 /**
  * Signs the Azure CLI in with the federated token, into a job-private AZURE_CONFIG_DIR (the agent's global
  * profile is untouched). Returns that directory, or undefined when az is not installed.
@@ -143,49 +207,21 @@ export async function signInAzureCli(options: AzureCliSignIn): Promise<string | 
   const { connection } = options;
   const configDirectory = path.join(options.workDirectory, 'azure-cli');
   fs.mkdirSync(configDirectory, { mode: 0o700 });
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    AZURE_CONFIG_DIR: configDirectory,
-    AZURE_CORE_COLLECT_TELEMETRY: 'false',
-    AZURE_CORE_ONLY_SHOW_ERRORS: 'true',
-  };
-  if (options.caFile) env.REQUESTS_CA_BUNDLE = options.caFile;
-  if (options.proxy) {
-    const { env: proxyEnv, untranslated } = proxyEnvironment(options.proxy);
-    Object.assign(env, proxyEnv);
-    if (untranslated.length > 0) {
-      options.logger.info(
-        `The Azure CLI goes through the agent's proxy even for ${untranslated.join(', ')}: those bypass-list entries are expressions no NO_PROXY host name can express.`,
-      );
-    }
+  const { env, untranslated } = azureCliEnvironment(
+    process.env,
+    configDirectory,
+    options.caFile,
+    options.proxy,
+  );
+  if (untranslated.length > 0) {
+    options.logger.info(
+      `The Azure CLI goes through the agent's proxy even for ${untranslated.join(', ')}: those bypass-list entries are expressions no NO_PROXY host name can express.`,
+    );
   }
-  const secrets = [...(options.secrets ?? [])];
-  // az may print the proxy URL, where the password appears percent-encoded.
-  if (options.proxy?.proxyPassword) secrets.push(encodeURIComponent(options.proxy.proxyPassword));
-  const run = async (what: string, args: string[], remedy = DEFAULT_REMEDY) => {
-    const { code, stderr } = await runAz(az, args, env);
-    if (code !== 0) {
-      // Masked before it is cut (quoteUntrusted does both), so no token's prefix survives the cut.
-      const said = quoteUntrusted(stderr.split(/\r?\n/).filter(Boolean).slice(-3).join(' '), 600, secrets);
-      throw new TaskFailure(`The Azure CLI could not ${what} (az exited with ${code}: ${said}). ${remedy}`);
-    }
-  };
+  const azRun = azRunner(az, env, options.secrets ?? [], options.proxy);
+  const run = (what: string, args: string[], remedy = DEFAULT_REMEDY) => azRun(what, args, remedy);
   for (const { what, args } of cloudCommands(connection)) await run(what, args);
-  await run(`sign in as ${connection.clientId}`, [
-    'login',
-    '--service-principal',
-    '--username',
-    connection.clientId,
-    '--tenant',
-    connection.tenantId,
-    // az reads `@<file>` as the file's content (measured with azure-cli 2.45, REFERENCE §5): argv, which
-    // /proc/<pid>/cmdline shows every local user, never holds the token.
-    '--federated-token',
-    `@${options.federatedTokenFile}`,
-    '--allow-no-subscriptions',
-    '--output',
-    'none',
-  ]);
+  await run(`sign in as ${connection.clientId}`, azLoginArgs(connection, options.federatedTokenFile));
   if (connection.subscriptionId) {
     await run(
       `select the subscription ${connection.subscriptionId}`,
@@ -210,44 +246,25 @@ export interface AzureCliRenewal {
   /** The federated token file the renewer keeps fresh. */
   tokenFile: string;
   caFile?: string;
-  proxyUrl?: string;
+  /** The agent proxy, with its password (held in the renewer's memory only). */
+  proxy?: AgentProxy;
   /** The renewer's own minimal environment (PATH, HOME…), never the step's. */
   baseEnv: NodeJS.ProcessEnv;
   /** Ends a running az when the renewer is stopped. */
   signal?: AbortSignal;
 }
 
-/** Signs the job-private Azure CLI profile in again with the token now in the file. */
+/** Signs the job-private Azure CLI profile in again with the token now in the file: same profile, same flags. */
 export async function signInAzureCliAgain(options: AzureCliRenewal): Promise<void> {
   const { connection } = options;
-  const env: NodeJS.ProcessEnv = {
-    ...options.baseEnv,
-    AZURE_CONFIG_DIR: options.configDirectory,
-    AZURE_CORE_COLLECT_TELEMETRY: 'false',
-    AZURE_CORE_ONLY_SHOW_ERRORS: 'true',
-  };
-  if (options.caFile) env.REQUESTS_CA_BUNDLE = options.caFile;
-  if (options.proxyUrl) env.HTTPS_PROXY = options.proxyUrl;
-  const run = async (what: string, args: string[]) => {
-    const { code, stderr } = await runAz(options.az, args, env, options.signal);
-    if (code !== 0) {
-      const said = quoteUntrusted(stderr.split(/\r?\n/).filter(Boolean).slice(-3).join(' '), 600);
-      throw new TaskFailure(`The Azure CLI could not ${what} (az exited with ${code}: ${said}).`);
-    }
-  };
-  await run(`sign in again as ${connection.clientId}`, [
-    'login',
-    '--service-principal',
-    '--username',
-    connection.clientId,
-    '--tenant',
-    connection.tenantId,
-    '--federated-token',
-    `@${options.tokenFile}`,
-    '--allow-no-subscriptions',
-    '--output',
-    'none',
-  ]);
+  const { env } = azureCliEnvironment(
+    options.baseEnv,
+    options.configDirectory,
+    options.caFile,
+    options.proxy,
+  );
+  const run = azRunner(options.az, env, [], options.proxy, options.signal);
+  await run(`sign in again as ${connection.clientId}`, azLoginArgs(connection, options.tokenFile));
   // A new sign-in picks its own default subscription: select the connection's again.
   if (connection.subscriptionId) {
     await run(`select the subscription ${connection.subscriptionId} again`, [

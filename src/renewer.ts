@@ -100,7 +100,6 @@ export async function runRenewer(args: string[]): Promise<number> {
 
   const abort = new AbortController();
   const az = parsed.azureConfigDirectory ? findOnPath('az') : undefined;
-  const proxyUrl = proxyUrlOf(config, secrets.proxyPassword);
   const signInAzureCli =
     az && parsed.azureConfigDirectory
       ? () =>
@@ -110,7 +109,7 @@ export async function runRenewer(args: string[]): Promise<number> {
             connection: config.connection,
             tokenFile,
             caFile: config.caFile,
-            proxyUrl,
+            proxy,
             baseEnv: process.env,
             signal: abort.signal,
           })
@@ -197,15 +196,4 @@ function writeStateAtomic(file: string, state: RenewerState): void {
   const staging = `${file}.tmp`;
   fs.writeFileSync(staging, JSON.stringify(state, null, 2), { mode: 0o600 });
   fs.renameSync(staging, file);
-}
-
-/** The agent proxy as a URL with its credentials, for az's HTTPS_PROXY (as the task's own sign-in uses). */
-function proxyUrlOf(config: TokenCommandConfig, password: string | undefined): string | undefined {
-  if (!config.proxy?.proxyUrl) return undefined;
-  const url = new URL(config.proxy.proxyUrl);
-  if (config.proxy.proxyUsername) {
-    url.username = encodeURIComponent(config.proxy.proxyUsername);
-    if (password) url.password = encodeURIComponent(password);
-  }
-  return url.toString();
 }
