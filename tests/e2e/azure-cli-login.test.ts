@@ -3,7 +3,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DEFAULTS, type Emulator } from '../emulator';
 import type { StepResult } from '../harness/agent';
-import { EmulatedJob, findOnPath, leakReport, runCommand, startEmulator } from '../harness/scenario';
+import {
+  EmulatedJob,
+  azureCliJob,
+  findOnPath,
+  leakReport,
+  runCommand,
+  startEmulator,
+} from '../harness/scenario';
 
 /**
  * azureCliLogin: the task signs the Azure CLI in; the next step's az works with no sign-in of its own.
@@ -27,14 +34,7 @@ describe('azureCliLogin signs the Azure CLI in for later steps', function () {
   });
   after(async () => emulator?.stop());
 
-  function job(inputs: Record<string, string>): EmulatedJob {
-    const connection = emulator.options.connections[0];
-    const j = EmulatedJob.forConnection(emulator, connection, { inputs });
-    j.job.connection.url = `${emulator.url}/`;
-    j.job.connection.data.activeDirectoryAuthority = `${emulator.url}/adfs/`;
-    j.job.connection.data.subscriptionId = connection.subscriptionId ?? DEFAULTS.subscriptionId;
-    return j;
-  }
+  const job = (inputs: Record<string, string>): EmulatedJob => azureCliJob(emulator, inputs);
 
   it('leaves a working az account get-access-token for the next step, in a job-private AZURE_CONFIG_DIR', async () => {
     const j = job({ azureCliLogin: 'true' });

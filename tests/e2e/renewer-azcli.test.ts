@@ -3,7 +3,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DEFAULTS, type Emulator } from '../emulator';
 import type { StepResult } from '../harness/agent';
-import { EmulatedJob, findOnPath, leakReport, runCommand, startEmulator } from '../harness/scenario';
+import {
+  EmulatedJob,
+  azureCliJob,
+  findOnPath,
+  leakReport,
+  runCommand,
+  startEmulator,
+} from '../harness/scenario';
 
 /**
  * azureCliLogin with the renewer: after the idToken az signed in with has expired, az still gets tokens for
@@ -29,14 +36,7 @@ describe('the renewer keeps the Azure CLI signed in', function () {
   });
   after(async () => emulator?.stop());
 
-  function job(inputs: Record<string, string>): EmulatedJob {
-    const connection = emulator.options.connections[0];
-    const j = EmulatedJob.forConnection(emulator, connection, { inputs });
-    j.job.connection.url = `${emulator.url}/`;
-    j.job.connection.data.activeDirectoryAuthority = `${emulator.url}/adfs/`;
-    j.job.connection.data.subscriptionId = connection.subscriptionId ?? DEFAULTS.subscriptionId;
-    return j;
-  }
+  const job = (inputs: Record<string, string>): EmulatedJob => azureCliJob(emulator, inputs);
 
   async function accessToken(j: EmulatedJob, task: StepResult, resource: string): Promise<StepResult> {
     const env = {

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { findOnPath as findCommandOnPath } from '../../src/azcli';
-import { Emulator, type EmulatorConnection, type EmulatorOptions } from '../emulator';
+import { DEFAULTS, Emulator, type EmulatorConnection, type EmulatorOptions } from '../emulator';
 import {
   MAIN_SCRIPT,
   POST_SCRIPT,
@@ -144,6 +144,20 @@ const jobsWithTask = new Set<EmulatedJob>();
  * An emulator whose stop() first ends the renewers of the jobs run against it, so a test file leaves no
  * background process behind (they would otherwise live until mocha exits, the parent they watch).
  */
+/**
+ * A job whose connection az can sign in to offline: az (MSAL Python 2.45) refuses a local authority unless it
+ * ends in /adfs, so the connection's authority is <emulator>/adfs/ and its Resource Manager URL the emulator:
+ * settings a connection has.
+ */
+export function azureCliJob(emulator: Emulator, inputs: Record<string, string>): EmulatedJob {
+  const connection = emulator.options.connections[0];
+  const job = EmulatedJob.forConnection(emulator, connection, { inputs });
+  job.job.connection.url = `${emulator.url}/`;
+  job.job.connection.data.activeDirectoryAuthority = `${emulator.url}/adfs/`;
+  job.job.connection.data.subscriptionId = connection.subscriptionId ?? DEFAULTS.subscriptionId;
+  return job;
+}
+
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
   const emulator = await Emulator.start(options);
   const stop = emulator.stop.bind(emulator);
