@@ -91,8 +91,29 @@ function errorCode(error: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
-/** Turns a failed request into what the author can act on: definitive for trust and name problems, else transient. */
-export function networkFailure(error: unknown, url: string): TaskFailure {
+/** Failures of the connection itself, which another attempt may not meet (Node's and libuv's codes). */
+const NETWORK_ERRORS = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'EHOSTDOWN',
+  'ERR_STREAM_PREMATURE_CLOSE',
+  'ERR_SOCKET_CONNECTION_TIMEOUT',
+  'ERR_TLS_HANDSHAKE_TIMEOUT',
+]);
+
+/**
+ * Turns a failed request into what the author can act on: definitive for trust and name problems, transient for
+ * network-level failures, and anything else (a bug, such as a TypeError) passed on as it is, so it is reported
+ * as unexpected instead of being retried until the deadline.
+ */
+export function networkFailure(error: unknown, url: string): unknown {
   if (error instanceof TaskFailure) return error;
   const host = new URL(url).host;
   const code = errorCode(error);
@@ -117,6 +138,11 @@ export function networkFailure(error: unknown, url: string): TaskFailure {
         'Configure the proxy user name and password on the agent (config.sh/config.cmd --proxyusername/--proxypassword).',
     );
   }
+  const networkLevel =
+    proxyStatus !== null ||
+    (code !== undefined && NETWORK_ERRORS.has(code)) ||
+    /socket hang up|aborted|tunneling socket/i.test(message);
+  if (!networkLevel) return error;
   const cause = proxyStatus
     ? `the proxy answered HTTP ${proxyStatus[1]}`
     : (code ?? quoteUntrusted(message, 200));

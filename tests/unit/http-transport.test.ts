@@ -1,7 +1,9 @@
 import { strict as assert } from 'node:assert';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createTransport } from '../../src/core/http';
+import { TaskFailure } from '../../src/core/errors';
+import { createTransport, networkFailure } from '../../src/core/http';
+import { TransientFailure } from '../../src/core/retry';
 
 describe('HTTP transport: work while waiting (src/core/http.ts)', () => {
   let server: http.Server;
@@ -65,5 +67,39 @@ describe('HTTP transport: work while waiting (src/core/http.ts)', () => {
     );
     await transport.send({ method: 'GET', url, headers: {}, body: '' });
     assert.equal(calls, 0);
+  });
+});
+
+describe('which request failures are worth another attempt (src/core/http.ts networkFailure)', () => {
+  const url = 'https://dev.azure.com/org/_apis/x';
+  const withCode = (message: string, code: string) => Object.assign(new Error(message), { code });
+
+  for (const code of ['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EAI_AGAIN', 'EPIPE']) {
+    it(`retries a network-level failure (${code})`, () => {
+      const failure = networkFailure(withCode('boom', code), url);
+      assert.ok(failure instanceof TransientFailure);
+      assert.equal(failure.reason, `${code} from dev.azure.com`);
+    });
+  }
+
+  it('retries a socket hang-up that carries no code', () => {
+    assert.ok(networkFailure(new Error('socket hang up'), url) instanceof TransientFailure);
+  });
+
+  it('passes a bug (a TypeError) on as it is, so it is reported once instead of retried until the deadline', () => {
+    const bug = new TypeError("Cannot read properties of undefined (reading 'headers')");
+    assert.equal(networkFailure(bug, url), bug);
+  });
+
+  it('fails at once, without retrying, on an unknown error code', () => {
+    const odd = withCode('odd', 'ERR_SOMETHING_ELSE');
+    assert.equal(networkFailure(odd, url), odd);
+  });
+
+  it('keeps a TaskFailure as it is, and makes an untrusted certificate definitive', () => {
+    const failure = new TaskFailure('already explained');
+    assert.equal(networkFailure(failure, url), failure);
+    const untrusted = networkFailure(withCode('self signed', 'SELF_SIGNED_CERT_IN_CHAIN'), url);
+    assert.ok(untrusted instanceof TaskFailure && !(untrusted instanceof TransientFailure));
   });
 });
