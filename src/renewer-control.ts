@@ -120,6 +120,9 @@ export function startRenewer(
   child.stdin?.on('error', () => {});
   child.stdin?.end(JSON.stringify(launch.secrets));
   child.unref();
+  // Recorded now, not only by the renewer once Node has started it: a post-job step that runs sooner (a short
+  // job on a loaded agent) must still find and stop it.
+  if (child.pid) fs.writeFileSync(renewerFiles(launch.workDirectory).pid, `${child.pid}\n`, { mode: 0o600 });
   return child.pid;
 }
 

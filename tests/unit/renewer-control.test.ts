@@ -9,6 +9,7 @@ import {
   renewerEnvironment,
   renewerFiles,
   renewerStatus,
+  startRenewer,
   stopRenewer,
 } from '../../src/renewer-control';
 
@@ -90,6 +91,25 @@ describe('renewer control', function () {
     );
     await new Promise((resolve) => setTimeout(resolve, 100));
     assert.equal(isAlive(pid), false);
+  });
+
+  it('records the pid as it starts the renewer, so a post-job step that comes before the renewer is up still stops it', async () => {
+    // A script that never gets as far as writing its own pid file.
+    const script = path.join(directory, 'slow-renewer.js');
+    fs.writeFileSync(script, 'setInterval(() => {}, 1000);');
+    const pid = startRenewer(
+      {
+        workDirectory: directory,
+        configFile: path.join(directory, 'none.json'),
+        secrets: { jobAccessToken: JOB_TOKEN },
+      },
+      script,
+    );
+    assert.ok(pid);
+    assert.equal(fs.readFileSync(renewerFiles(directory).pid, 'utf8'), `${pid}\n`);
+    assert.equal(fs.statSync(renewerFiles(directory).pid).mode & 0o777, 0o600);
+    assert.equal(await stopRenewer(directory), `Stopped the token renewer (pid ${pid}).`);
+    assert.equal(isAlive(pid!), false);
   });
 
   it('never signals a process that reused the pid and is not the renewer', async () => {
