@@ -171,14 +171,16 @@ describe('the bundled task, run as the agent runs it, against the emulator', fun
     assert.equal(fs.readFileSync(tokenFile, 'utf8'), emulator.issuedIdTokens.at(-1));
     assert.equal(fs.statSync(tokenFile).mode & 0o777, 0o600);
     assert.equal(fs.statSync(path.dirname(tokenFile)).mode & 0o777, 0o700);
-    // Beside it, none secret: the agent's CA joined to the system roots, and azure-wif-token's launcher and config.
+    // Beside it, none secret: the agent's CA joined to the system roots, azure-wif-token's launcher and config,
+    // and the renewer's pid (recorded by the task as it starts it; its log and state follow once it runs).
     const directory = path.dirname(tokenFile);
-    assert.deepEqual(fs.readdirSync(directory).sort(), [
-      'bin',
-      'ca-bundle.pem',
-      'federated-token.jwt',
-      'token-command.json',
-    ]);
+    assert.deepEqual(
+      fs
+        .readdirSync(directory)
+        .filter((name) => !['renewer.log', 'renewer.state.json'].includes(name))
+        .sort(),
+      ['bin', 'ca-bundle.pem', 'federated-token.jwt', 'renewer.pid', 'token-command.json'],
+    );
     const config = fs.readFileSync(path.join(directory, 'token-command.json'), 'utf8');
     for (const secret of [
       ...emulator.issuedIdTokens,
