@@ -121,6 +121,20 @@ export async function run(): Promise<void> {
     const certificates = readCertConfiguration(workDirectory);
     const requestTimeoutMs = inputs.requestTimeoutSeconds * 1000;
     const deadlineMs = inputs.overallTimeoutSeconds * 1000;
+    // One transport (one TLS context) and one retry policy for every service the step calls.
+    const services = {
+      transport: createTransport({
+        userAgent: userAgent(),
+        proxy,
+        cert: certificates,
+        timeoutMs: requestTimeoutMs,
+        // MSAL loads while Azure DevOps answers the idToken request, not before it is sent (runs once).
+        whileWaiting: loadMsal,
+      }),
+      logger: taskLogger,
+      registerSecret,
+      retryPolicy: { ...DEFAULT_RETRY_POLICY, deadlineMs },
+    };
     const result = await acquire(
       {
         connection: readServiceConnection(inputs.connectionId),
@@ -132,38 +146,12 @@ export async function run(): Promise<void> {
         resources: inputs.resources,
         prefix: inputs.prefix,
       },
-      {
-        transport: createTransport({
-          userAgent: userAgent(),
-          proxy,
-          cert: certificates,
-          timeoutMs: requestTimeoutMs,
-          // MSAL loads while Azure DevOps answers the idToken request, not before it is sent.
-          whileWaiting: loadMsal,
-        }),
-        logger: taskLogger,
-        registerSecret,
-        retryPolicy: { ...DEFAULT_RETRY_POLICY, deadlineMs },
-      },
+      services,
     );
     const exported = [...result.variables];
     for (const variable of exported) setVariable(variable);
     // AWS, Google Cloud, Vault: proven with the same idToken, exported the way their own tools read them.
-    const proven = await proveOtherClouds(
-      otherClouds,
-      { ...result, workDirectory },
-      {
-        transport: createTransport({
-          userAgent: userAgent(),
-          proxy,
-          cert: certificates,
-          timeoutMs: requestTimeoutMs,
-        }),
-        logger: taskLogger,
-        registerSecret,
-        retryPolicy: { ...DEFAULT_RETRY_POLICY, deadlineMs },
-      },
-    );
+    const proven = await proveOtherClouds(otherClouds, { ...result, workDirectory }, services);
     for (const variable of planOtherCloudExports({
       aws: proven.aws?.target,
       gcp: proven.gcp && {
