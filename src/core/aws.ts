@@ -5,8 +5,8 @@ import {
   printableClaims,
   retiringIssuerNote,
   shellQuote,
+  type ProofDependencies,
 } from './federation';
-import type { HttpTransport } from './http';
 import type { IdTokenClaims } from './jwt';
 import { isTransientStatus, parseRetryAfter, TransientFailure } from './retry';
 import { quoteUntrusted } from './text';
@@ -233,12 +233,6 @@ export function explainStsError(error: StsError, target: AwsTarget, claims: IdTo
   return `${explanation} ${said}${note ? ` ${note}` : ''}`;
 }
 
-export interface AwsDependencies {
-  transport: HttpTransport;
-  registerSecret: (secret: string) => void;
-  now?: () => number;
-}
-
 /** STS codes that say "try again" rather than "no". */
 const TRANSIENT_STS_CODES = new Set(['IDPCommunicationError', 'Throttling', 'ServiceUnavailable']);
 
@@ -251,7 +245,7 @@ export async function assumeRoleWithWebIdentity(
   target: AwsTarget,
   idToken: string,
   claims: IdTokenClaims,
-  deps: AwsDependencies,
+  deps: ProofDependencies,
 ): Promise<AwsSession> {
   const body = new URLSearchParams({
     Action: 'AssumeRoleWithWebIdentity',

@@ -1,3 +1,4 @@
+import type { HttpTransport } from './http';
 import type { IdTokenClaims } from './jwt';
 import { quoteUntrusted } from './text';
 
@@ -32,4 +33,11 @@ export function retiringIssuerNote(claims: IdTokenClaims, target: string): strin
     `The ${target} trust names the Azure DevOps issuer (${quoteUntrusted(claims.iss)}), which Microsoft retires on 2027-07-01. ` +
     `When you convert the service connection to the Microsoft Entra issuer, change the ${target} trust to the new issuer and subject the task then logs, in the same change.`
   );
+}
+
+/** What each other-cloud proof (AWS, Google Cloud, Vault) needs from its caller. */
+export interface ProofDependencies {
+  transport: HttpTransport;
+  registerSecret: (secret: string) => void;
+  now?: () => number;
 }

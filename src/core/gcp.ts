@@ -1,7 +1,13 @@
 import * as path from 'node:path';
 import { TaskFailure } from './errors';
-import { AZURE_DEVOPS_AUDIENCE, printableClaims, retiringIssuerNote, shellQuote } from './federation';
-import type { HttpResponse, HttpTransport } from './http';
+import {
+  AZURE_DEVOPS_AUDIENCE,
+  printableClaims,
+  retiringIssuerNote,
+  shellQuote,
+  type ProofDependencies,
+} from './federation';
+import type { HttpResponse } from './http';
 import type { IdTokenClaims } from './jwt';
 import { isTransientStatus, parseRetryAfter, TransientFailure } from './retry';
 import { quoteUntrusted } from './text';
@@ -229,18 +235,12 @@ function transientOrUnexpected(response: HttpResponse, url: string, now: number,
   );
 }
 
-export interface GcpDependencies {
-  transport: HttpTransport;
-  registerSecret: (secret: string) => void;
-  now?: () => number;
-}
-
 /** The STS token exchange, as google-auth-library makes it from the credential file. */
 export async function exchangeAtGoogleSts(
   target: GcpTarget,
   idToken: string,
   claims: IdTokenClaims,
-  deps: GcpDependencies,
+  deps: ProofDependencies,
 ): Promise<{ accessToken: string; expiresOn: Date }> {
   const now = deps.now?.() ?? Date.now();
   const response = await deps.transport.send({
@@ -275,7 +275,7 @@ export async function impersonateServiceAccount(
   target: GcpTarget & { impersonationUrl: string; serviceAccount: string },
   federatedToken: string,
   claims: IdTokenClaims,
-  deps: GcpDependencies,
+  deps: ProofDependencies,
 ): Promise<Date> {
   const now = deps.now?.() ?? Date.now();
   const response = await deps.transport.send({
@@ -321,7 +321,7 @@ export async function proveGcp(
   claims: IdTokenClaims,
   workDirectory: string,
   tokenFile: string,
-  deps: GcpDependencies,
+  deps: ProofDependencies,
 ): Promise<GcpProof> {
   const federated = await exchangeAtGoogleSts(target, idToken, claims, deps);
   let expiresOn = federated.expiresOn;

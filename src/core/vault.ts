@@ -1,6 +1,11 @@
 import { TaskFailure } from './errors';
-import { AZURE_DEVOPS_AUDIENCE, printableClaims, retiringIssuerNote, shellQuote } from './federation';
-import type { HttpTransport } from './http';
+import {
+  AZURE_DEVOPS_AUDIENCE,
+  printableClaims,
+  retiringIssuerNote,
+  shellQuote,
+  type ProofDependencies,
+} from './federation';
 import type { IdTokenClaims } from './jwt';
 import { isTransientStatus, parseRetryAfter, TransientFailure } from './retry';
 import { quoteUntrusted } from './text';
@@ -117,18 +122,12 @@ export function explainVaultError(
   return `${explanation} Vault said: ${quoteUntrusted(text || `HTTP ${status}`, 300)}${note ? ` ${note}` : ''}`;
 }
 
-export interface VaultDependencies {
-  transport: HttpTransport;
-  registerSecret: (secret: string) => void;
-  now?: () => number;
-}
-
 /** POST auth/<path>/login {role, jwt}: Vault's JWT login, as `vault write auth/jwt/login role=… jwt=…` makes it. */
 export async function vaultLogin(
   target: VaultTarget,
   idToken: string,
   claims: IdTokenClaims,
-  deps: VaultDependencies,
+  deps: ProofDependencies,
 ): Promise<VaultLogin> {
   const url = vaultLoginUrl(target);
   const now = deps.now?.() ?? Date.now();
