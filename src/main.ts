@@ -6,14 +6,14 @@
 // Each role is loaded lazily, so the command and the renewer do not load task-lib (whose import writes to stdout).
 // No require.main guard: the agent and task-lib's mock runner both load this file to run it.
 if (process.argv[2] === 'azure-wif-token') {
-  const { runCommand } = require('./command') as typeof import('./command');
+  const { runCommand } = require('./command/cli') as typeof import('./command/cli');
   void runCommand(process.argv.slice(3)).then((code) => {
     process.exitCode = code;
   });
 } else if (process.argv[2] === 'renew') {
-  const { runRenewer } = require('./renewer') as typeof import('./renewer');
+  const { runRenewer } = require('./renewer/process') as typeof import('./renewer/process');
   void runRenewer(process.argv.slice(3)).then((code) => process.exit(code));
 } else {
-  const { run } = require('./task') as typeof import('./task');
+  const { run } = require('./pipeline/step') as typeof import('./pipeline/step');
   void run();
 }

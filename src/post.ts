@@ -1,3 +1,3 @@
-import { cleanup } from './cleanup';
+import { cleanup } from './pipeline/post-job';
 
 void cleanup();

@@ -10,7 +10,7 @@ import type { Plugin } from 'esbuild';
  * cannot make a context, nothing is shared and each connection fails building its own, exactly as before.
  * If typed-rest-client changes the line, the build fails rather than silently losing the patch.
  *
- * The context itself: the task's CA bundle is Node's bundled roots followed by the agent's CA (src/agent.ts,
+ * The context itself: the task's CA bundle is Node's bundled roots followed by the agent's CA (src/pipeline/agent.ts,
  * readCertConfiguration). Handing that as `ca` makes Node add each of the ~145 roots one by one (OpenSSL
  * re-sorts its store and client-CA list on every add): ≈25 ms on Node 20, ≈5 ms on Node 24, the largest
  * single cost of a run (`node --cpu-prof`: node:internal/tls/secure-context). Node's default context already

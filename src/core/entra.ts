@@ -12,7 +12,7 @@ let msal: Msal | undefined;
 /**
  * MSAL, loaded on first use rather than at start-up: loading it takes ≈11 ms of CPU on Node 20 and ≈16 ms on
  * Node 24 (`node --cpu-prof`), which the task can spend while Azure DevOps answers the idToken request
- * (the transport's whileWaiting, src/task.ts) instead of before sending it.
+ * (the transport's whileWaiting, src/pipeline/step.ts) instead of before sending it.
  */
 export function loadMsal(): Msal {
   // eslint-disable-next-line @typescript-eslint/no-require-imports

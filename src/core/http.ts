@@ -36,7 +36,7 @@ export interface TransportOptions {
   timeoutMs: number;
   /**
    * Work done once, when the first request has been sent and the task waits for its answer, instead of before
-   * sending it: e.g. loading what the next step needs (src/task.ts loads MSAL). If it throws, nothing happens;
+   * sending it: e.g. loading what the next step needs (src/pipeline/step.ts loads MSAL). If it throws, nothing happens;
    * whoever needs the work done later does it again and sees the error.
    */
   whileWaiting?: () => void;

@@ -4,7 +4,7 @@ import type { IdTokenClaims } from './jwt';
 /**
  * The job-wide renewer's decisions, as plain functions and one loop with injected effects: when to renew
  * the federated token file, whether a new token may replace the one in it, when the Azure CLI must sign in
- * again, and the record the post-job step and `azure-wif-token status` report from. src/renewer.ts is the
+ * again, and the record the post-job step and `azure-wif-token status` report from. src/renewer/process.ts is the
  * process around it.
  */
 

@@ -69,7 +69,7 @@ async function waitFor(condition: () => boolean, timeoutMs: number): Promise<boo
 
 /**
  * Every file under `directory`, recursively, but task-lib's own .taskkey (the harness's work folder is the temp
- * directory) and the run summary, which stays for the agent to upload after the job (src/run-summary.ts).
+ * directory) and the run summary, which stays for the agent to upload after the job (src/pipeline/run-summary.ts).
  */
 function filesUnder(directory: string): string[] {
   if (!fs.existsSync(directory)) return [];

@@ -180,7 +180,7 @@ describe('run summary: the tab the step adds to the run page', function () {
     steps.push(post);
     assert.equal(fs.existsSync(tokenFile), false);
     // The agent reads the file from its upload queue after the command, and cleans Agent.TempDirectory only
-    // once that queue is drained (see src/run-summary.ts).
+    // once that queue is drained (see src/pipeline/run-summary.ts).
     const after = fs.readFileSync(summary.file, 'utf8');
     assert.ok(after.startsWith(summary.markdown), 'the post-job step only appends');
     // The renewer's record, appended and uploaded again before its directory went (without its counts when the

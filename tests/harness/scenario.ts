@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { findOnPath as findCommandOnPath } from '../../src/azcli';
+import { findOnPath as findCommandOnPath } from '../../src/core/azure-cli';
 import { DEFAULTS, Emulator, type EmulatorConnection, type EmulatorOptions } from '../emulator';
 import {
   MAIN_SCRIPT,

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { findOnPath } from '../../src/azcli';
+import { findOnPath } from '../../src/core/azure-cli';
 import {
   REPO_ROOT,
   interpret,

@@ -55,7 +55,7 @@ const answers: Record<string, (request: HttpRequest) => HttpResponse> = {
     body: JSON.stringify({ token_type: 'Bearer', expires_in: 3599, access_token: ACCESS_TOKEN }),
   }),
 };
-runner.registerMock('./core/http', {
+runner.registerMock('../core/http', {
   createTransport: () => ({
     send: async (request: HttpRequest) =>
       (request.url.includes('/oidctoken') ? answers.oidctoken : answers.token)(request),
@@ -65,7 +65,7 @@ if (scenario === 'summary-unwritable') {
   // The summary's directory cannot be made (a full disk, say); the token directory still can.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const real = require('../../src/core/tokenfile') as typeof import('../../src/core/tokenfile');
-  runner.registerMock('./core/tokenfile', {
+  runner.registerMock('../core/tokenfile', {
     ...real,
     createPrivateDirectory: (tempDirectory: string, prefix: string) => {
       if (prefix === 'azure-wif-summary-') throw new Error('ENOSPC: no space left on device, mkdtemp');
@@ -74,7 +74,7 @@ if (scenario === 'summary-unwritable') {
   });
 }
 // The renewer is a process of its own (tests/e2e/renewer.test.ts); here only what the task hands it.
-runner.registerMock('./renewer-control', {
+runner.registerMock('../renewer/control', {
   startRenewer: (launch: { workDirectory: string; configFile: string; secrets: Record<string, unknown> }) => {
     console.log(
       `mock renewer launch: ${JSON.stringify({

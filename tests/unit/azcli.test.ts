@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { azInvocation, cloudCommands } from '../../src/azcli';
+import { azInvocation, cloudCommands } from '../../src/core/azure-cli';
 import { parseConnection, type AzureConnection } from '../../src/core/connection';
 
 function connection(data: Record<string, string>, url = 'https://management.azure.com/'): AzureConnection {

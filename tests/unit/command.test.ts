@@ -3,8 +3,8 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parseArguments } from '../../src/command';
-import { posixLauncher, windowsLauncher } from '../../src/core/command-config';
+import { parseArguments } from '../../src/command/cli';
+import { posixLauncher, windowsLauncher } from '../../src/command/config';
 import { TaskFailure } from '../../src/core/errors';
 
 describe('azure-wif-token', () => {
@@ -112,7 +112,7 @@ describe('azure-wif-token', () => {
 
 describe("azure-wif-token's own setsecret command", () => {
   it('escapes like task-lib, so the agent reads back exactly the secret', async () => {
-    const { setSecretCommand } = await import('../../src/command');
+    const { setSecretCommand } = await import('../../src/command/cli');
     const { parseCommand } = await import('../harness/agent');
     for (const secret of [
       'plain',

@@ -11,7 +11,7 @@ import {
   renewerStatus,
   startRenewer,
   stopRenewer,
-} from '../../src/renewer-control';
+} from '../../src/renewer/control';
 
 const JOB_TOKEN = 'job-access-token-value-0123456789';
 

@@ -2,7 +2,7 @@
  * Benchmark contender "minimal": the physical limit of the task's job. The same two requests the task makes
  * (the Oidctoken POST, REFERENCE.md §2 and src/core/idtoken.ts; the Entra token POST, §3 and
  * src/core/entra.ts), in the same agent environment (the agent's variables, Agent.CAInfo added to the system
- * roots as src/agent.ts does), with node's own `https` and nothing else: no task-lib, no MSAL, no retries, no
+ * roots as src/pipeline/agent.ts does), with node's own `https` and nothing else: no task-lib, no MSAL, no retries, no
  * checks beyond what it needs to go on. Like the task, each request gets its own connection (in a real job
  * the two hosts differ, so nothing can be reused) and both share one TLS context, built once.
  */

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { startRenewer } from '../../src/renewer-control';
+import { startRenewer } from '../../src/renewer/control';
 import { summarize } from './stats';
 import { REPO_ROOT } from '../repo-root';
 

@@ -1,16 +1,16 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { COMMAND_NAME, type TokenCommandConfig } from './core/command-config';
-import { exchangeForAccessToken } from './core/entra';
-import { TaskFailure } from './core/errors';
-import { createTransport, type HttpTransport } from './core/http';
-import { requestIdToken, type IdToken } from './core/idtoken';
-import type { Logger } from './core/logger';
-import { DEFAULT_RETRY_POLICY, withRetry, type RetryPolicy } from './core/retry';
-import { quoteUntrusted } from './core/text';
-import { writeSecretFileAtomic } from './core/tokenfile';
-import { explainEntraError } from './core/diagnostics';
+import { COMMAND_NAME, type TokenCommandConfig } from './config';
+import { exchangeForAccessToken } from '../core/entra';
+import { TaskFailure } from '../core/errors';
+import { createTransport, type HttpTransport } from '../core/http';
+import { requestIdToken, type IdToken } from '../core/idtoken';
+import type { Logger } from '../core/logger';
+import { DEFAULT_RETRY_POLICY, withRetry, type RetryPolicy } from '../core/retry';
+import { quoteUntrusted } from '../core/text';
+import { writeSecretFileAtomic } from '../core/tokenfile';
+import { explainEntraError } from '../core/diagnostics';
 import {
   currentWindowsUser,
   othersWithAccess,
@@ -19,11 +19,11 @@ import {
   runProgram,
   systemProgram,
   type RunProgram,
-} from './core/acl';
-import { assertJobTokenDestination } from './core/job-token-origin';
-import { resolveWindowsCommand, windowsInvocation } from './core/windows-command';
-import { vaultLogin, type VaultTarget } from './core/vault';
-import { renewerStatus } from './renewer-control';
+} from '../core/acl';
+import { assertJobTokenDestination } from '../core/job-token-origin';
+import { resolveWindowsCommand, windowsInvocation } from '../core/windows-command';
+import { vaultLogin, type VaultTarget } from '../core/vault';
+import { renewerStatus } from '../renewer/control';
 
 /**
  * azure-wif-token: fresh tokens for a later step, on demand, without the task running again.

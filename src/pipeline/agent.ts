@@ -2,12 +2,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
 import * as tl from 'azure-pipelines-task-lib/task';
-import type { ICertConfiguration } from './core/http';
-import { CONNECTION_DATA_KEYS, type ServiceConnectionFields } from './core/connection';
-import type { OidcRequestContext } from './core/idtoken';
-import type { Logger } from './core/logger';
-import { TaskFailure } from './core/errors';
-import { quoteUntrusted } from './core/text';
+import type { ICertConfiguration } from '../core/http';
+import { CONNECTION_DATA_KEYS, type ServiceConnectionFields } from '../core/connection';
+import type { OidcRequestContext } from '../core/idtoken';
+import type { Logger } from '../core/logger';
+import { TaskFailure } from '../core/errors';
+import { quoteUntrusted } from '../core/text';
 
 /** Task-lib glue: everything the task reads from, or writes to, the agent. */
 

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import * as tl from 'azure-pipelines-task-lib/task';
 import { CREATED_PATHS_TASK_VARIABLE } from './agent';
 import { appendToRunSummary } from './run-summary';
-import { readState, stopRenewer } from './renewer-control';
+import { readState, stopRenewer } from '../renewer/control';
 
 function createdPaths(): string[] {
   const recorded = tl.getTaskVariable(CREATED_PATHS_TASK_VARIABLE);

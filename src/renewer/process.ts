@@ -1,14 +1,14 @@
 import * as fs from 'node:fs';
-import { findOnPath, signInAzureCliAgain } from './azcli';
-import type { TokenCommandConfig } from './core/command-config';
-import { createTransport } from './core/http';
-import { requestIdToken } from './core/idtoken';
-import { decodeIdTokenClaims } from './core/jwt';
-import type { Logger } from './core/logger';
-import { Renewer, type HeldToken, type RenewerState } from './core/renewal';
-import { DEFAULT_RETRY_POLICY, withRetry } from './core/retry';
-import { writeSecretFileAtomic } from './core/tokenfile';
-import { renewerFiles, isAlive, type RenewerSecrets } from './renewer-control';
+import { findOnPath, signInAzureCliAgain } from '../core/azure-cli';
+import type { TokenCommandConfig } from '../command/config';
+import { createTransport } from '../core/http';
+import { requestIdToken } from '../core/idtoken';
+import { decodeIdTokenClaims } from '../core/jwt';
+import type { Logger } from '../core/logger';
+import { Renewer, type HeldToken, type RenewerState } from '../core/renewal';
+import { DEFAULT_RETRY_POLICY, withRetry } from '../core/retry';
+import { writeSecretFileAtomic } from '../core/tokenfile';
+import { renewerFiles, isAlive, type RenewerSecrets } from './control';
 
 /**
  * The job-wide renewer process (`node main.js renew …`), started detached by the task: it keeps the

@@ -1,10 +1,11 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { summarize, type RenewerState } from './core/renewal';
+import { summarize, type RenewerState } from '../core/renewal';
+import { ENTRY_SCRIPT } from '../entry';
 
 /**
- * Starting, stopping and reading the job-wide renewer (src/renewer.ts) from the task, the post-job step and
+ * Starting, stopping and reading the job-wide renewer (src/renewer/process.ts) from the task, the post-job step and
  * `azure-wif-token status`. No task-lib here: the command and the renewer load it too.
  */
 
@@ -99,10 +100,7 @@ export function renewerEnvironment(env: NodeJS.ProcessEnv, secrets: string[]): R
  * makes the handles it inherited (the step's pipes) non-inheritable at start-up (nodejs/node src/node.cc,
  * uv_disable_stdio_inheritance), so on Windows too the renewer holds none of them. Returns its pid.
  */
-export function startRenewer(
-  launch: RenewerLaunch,
-  script = path.join(__dirname, 'main.js'),
-): number | undefined {
+export function startRenewer(launch: RenewerLaunch, script = ENTRY_SCRIPT): number | undefined {
   const args = [script, RENEW_MODE, '--config', launch.configFile, '--dir', launch.workDirectory];
   if (launch.azureConfigDirectory) args.push('--azure-config-dir', launch.azureConfigDirectory);
   // The agent's worker (this step's parent): when it is gone, the job is over.

@@ -1,8 +1,8 @@
 import * as path from 'node:path';
-import type { AzureConnection } from './connection';
-import type { OidcEndpoint } from './idtoken';
-import type { IProxyConfiguration } from './http';
-import type { VaultTarget } from './vault';
+import type { AzureConnection } from '../core/connection';
+import type { OidcEndpoint } from '../core/idtoken';
+import type { IProxyConfiguration } from '../core/http';
+import type { VaultTarget } from '../core/vault';
 
 /**
  * What the on-demand command (azure-wif-token) needs to fetch fresh tokens in a later step. It holds no

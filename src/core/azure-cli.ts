@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { AzureConnection } from './core/connection';
-import { TaskFailure } from './core/errors';
-import type { Logger } from './core/logger';
-import { proxyEnvironment, type AgentProxy } from './core/proxy-env';
-import { quoteUntrusted } from './core/text';
-import { azWindowsInvocation, type Invocation } from './core/windows-command';
+import type { AzureConnection } from './connection';
+import { TaskFailure } from './errors';
+import type { Logger } from './logger';
+import { proxyEnvironment, type AgentProxy } from './proxy-env';
+import { quoteUntrusted } from './text';
+import { azWindowsInvocation, type Invocation } from './windows-command';
 
 const CUSTOM_CLOUD = 'AzureWorkloadIdentity';
 const DEFAULT_REMEDY =

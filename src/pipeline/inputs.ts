@@ -1,6 +1,6 @@
 import * as tl from 'azure-pipelines-task-lib/task';
-import { TaskFailure } from './core/errors';
-import { quoteUntrusted } from './core/text';
+import { TaskFailure } from '../core/errors';
+import { quoteUntrusted } from '../core/text';
 
 /** The task's inputs, read and checked before any request, so a typo costs no round trip. */
 export interface TaskInputs {

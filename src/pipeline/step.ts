@@ -1,5 +1,5 @@
 import * as tl from 'azure-pipelines-task-lib/task';
-import { name as taskName, version } from '../task.json';
+import { name as taskName, version } from '../../task.json';
 import {
   CREATED_PATHS_TASK_VARIABLE,
   readCertConfiguration,
@@ -8,24 +8,24 @@ import {
   readServiceConnection,
   taskLogger,
 } from './agent';
-import { signInAzureCli } from './azcli';
-import { acquire } from './core/acquire';
-import { commandConfig } from './core/command-config';
-import { loadMsal } from './core/entra';
-import { TaskFailure } from './core/errors';
-import { createTransport } from './core/http';
-import type { ExportedVariable } from './core/plan';
-import { DEFAULT_RETRY_POLICY } from './core/retry';
-import { redact } from './core/text';
-import { createPrivateDirectory } from './core/tokenfile';
+import { signInAzureCli } from '../core/azure-cli';
+import { acquire } from '../core/acquire';
+import { commandConfig } from '../command/config';
+import { loadMsal } from '../core/entra';
+import { TaskFailure } from '../core/errors';
+import { createTransport } from '../core/http';
+import type { ExportedVariable } from '../core/plan';
+import { DEFAULT_RETRY_POLICY } from '../core/retry';
+import { redact } from '../core/text';
+import { createPrivateDirectory } from '../core/tokenfile';
 import { readTaskInputs } from './inputs';
 import { publishRunSummary } from './run-summary';
-import { commandNameFor, installTokenCommand } from './token-command';
-import { MINIMUM_AGENT_VERSION } from './core/agent-requirements';
-import { proveOtherClouds, resolveOtherClouds } from './core/other-clouds';
-import { planOtherCloudExports } from './core/plan';
+import { commandNameFor, installTokenCommand } from '../command/install';
+import { MINIMUM_AGENT_VERSION } from '../core/agent-requirements';
+import { proveOtherClouds, resolveOtherClouds } from '../core/other-clouds';
+import { planOtherCloudExports } from '../core/plan';
 import { readOtherCloudSettings } from './other-cloud-inputs';
-import { startRenewer } from './renewer-control';
+import { startRenewer } from '../renewer/control';
 
 function userAgent(): string {
   return `AzureWorkloadIdentityTask/${version.Major}.${version.Minor}.${version.Patch} (node ${process.version}; ${process.platform})`;
@@ -188,7 +188,7 @@ export async function run(): Promise<void> {
       }
       azureConfigDirectory = configDirectory;
     }
-    const configFile = installTokenCommand(workDirectory, inputs.prefix, {
+    const command = installTokenCommand(workDirectory, inputs.prefix, {
       vault: otherClouds.vault,
       ...commandConfig(result.connection, result.oidcEndpoint, result.federatedTokenFile, {
         caFile: certificates?.caFile,
@@ -202,6 +202,11 @@ export async function run(): Promise<void> {
         deadlineMs,
       }),
     });
+    tl.prependPath(command.binDirectory);
+    console.log(
+      `Later steps can run ${command.name} for a fresh idToken or access token (it needs SYSTEM_ACCESSTOKEN mapped).`,
+    );
+    const configFile = command.configFile;
     const renewerPid =
       inputs.renewTokens && jobAccessToken
         ? startJobRenewer(

@@ -1,17 +1,17 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tl from 'azure-pipelines-task-lib/task';
-import type { AcquireResult } from './core/acquire';
-import { adviceMessage, jobContextAdvice, preflightAdvice } from './core/diagnostics';
-import type { ExportedVariable } from './core/plan';
+import type { AcquireResult } from '../core/acquire';
+import { adviceMessage, jobContextAdvice, preflightAdvice } from '../core/diagnostics';
+import type { ExportedVariable } from '../core/plan';
 import {
   renderRenewerRecord,
   renderSummary,
   summaryFileName,
   type RenewerRecord,
   type RenewerState,
-} from './core/summary';
-import { createPrivateDirectory } from './core/tokenfile';
+} from '../core/summary';
+import { createPrivateDirectory } from '../core/tokenfile';
 
 /** Task variable (private to this instance) naming the summary file, for the post-job step. */
 export const SUMMARY_FILE_TASK_VARIABLE = 'AZUREWIF_SUMMARY_FILE';

@@ -1,10 +1,10 @@
 import * as tl from 'azure-pipelines-task-lib/task';
-import type { AwsSettings } from './core/aws';
-import type { GcpSettings } from './core/gcp';
-import type { VaultSettings } from './core/vault';
-import { TaskFailure } from './core/errors';
-import type { OtherCloudSettings } from './core/other-clouds';
-import { quoteUntrusted } from './core/text';
+import type { AwsSettings } from '../core/aws';
+import type { GcpSettings } from '../core/gcp';
+import type { VaultSettings } from '../core/vault';
+import { TaskFailure } from '../core/errors';
+import type { OtherCloudSettings } from '../core/other-clouds';
+import { quoteUntrusted } from '../core/text';
 
 function optionalInput(name: string): string | undefined {
   const value = tl.getInput(name, false)?.trim();
