@@ -1,16 +1,16 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { COMMAND_NAME, type TokenCommandConfig } from './config';
-import { exchangeForAccessToken } from '../core/entra';
-import { TaskFailure } from '../core/errors';
-import { createTransport, type HttpTransport } from '../core/http';
-import { requestIdToken, type IdToken } from '../core/idtoken';
+import { COMMAND_NAME, ConfigProblem, parseTokenCommandConfig, type TokenCommandConfig } from './config';
+import { describeError, failureMessage, TaskFailure, UsageError } from '../core/errors';
+import { createTransport } from '../core/http';
+import type { IdToken } from '../core/idtoken';
 import type { Logger } from '../core/logger';
-import { DEFAULT_RETRY_POLICY, withRetry, type RetryPolicy } from '../core/retry';
+import { DEFAULT_RETRY_POLICY, withRetry } from '../core/retry';
+import type { ServiceDependencies } from '../core/services';
+import { TokenSource } from '../core/token-source';
 import { quoteUntrusted } from '../core/text';
 import { writeSecretFileAtomic } from '../core/tokenfile';
-import { explainEntraError } from '../core/diagnostics';
 import {
   currentWindowsUser,
   othersWithAccess,
@@ -50,20 +50,21 @@ export function setSecretCommand(secret: string): string {
  * Actions whose stdout nobody captures (renew-file, exec) use stdout instead, so a step with
  * `failOnStderr: true`, which fails on any stderr line, can use them.
  */
+/** Every secret this run registered, masked again in its own failure message. */
+const registeredSecrets: string[] = [];
+
 let logStream: NodeJS.WritableStream = process.stderr;
 
 function registerSecret(secret: string): void {
+  registeredSecrets.push(secret);
   logStream.write(`${setSecretCommand(secret)}\n`);
 }
 
 const stderrLogger: Logger = {
-  info: (message) => logStream.write(`${quoteUntrusted(message, 4000)}\n`),
-  warn: (message) => logStream.write(`##[warning]${quoteUntrusted(message, 4000)}\n`),
+  info: (message) => logStream.write(`${quoteUntrusted(message, 4000, registeredSecrets)}\n`),
+  warn: (message) => logStream.write(`##[warning]${quoteUntrusted(message, 4000, registeredSecrets)}\n`),
   debug: () => {},
 };
-
-/** A mistake in how the command was called (exit code 2), as opposed to a failure to get a token (1). */
-class UsageError extends TaskFailure {}
 
 interface Parsed {
   action: 'id-token' | 'access-token' | 'renew-file' | 'exec' | 'vault-login' | 'status';
@@ -149,6 +150,7 @@ export function checkConfigOwnerOnly(file: string, options: OwnerCheckOptions = 
 }
 
 function readConfig(file: string): TokenCommandConfig {
+  let json: string;
   try {
     fs.statSync(file);
   } catch {
@@ -159,77 +161,37 @@ function readConfig(file: string): TokenCommandConfig {
   }
   checkConfigOwnerOnly(file);
   try {
-    const config = JSON.parse(fs.readFileSync(file, 'utf8')) as TokenCommandConfig;
-    if (config.version !== 1) throw new Error('unknown version');
-    return config;
-  } catch {
+    json = fs.readFileSync(file, 'utf8');
+  } catch (error) {
     throw new TaskFailure(
-      `${COMMAND_NAME}: cannot read its configuration ${file}. ` +
+      `${COMMAND_NAME}: cannot read its configuration ${file} (${describeError(error)}). ` +
         'Run it in a later step of the same job as the AzureWorkloadIdentity task, before the job ends.',
+    );
+  }
+  try {
+    return parseTokenCommandConfig(json, file);
+  } catch (error) {
+    if (!(error instanceof ConfigProblem)) throw error;
+    throw new TaskFailure(
+      `${COMMAND_NAME}: refuses its configuration ${file} because ${error.message}, so it is not what the task wrote. ` +
+        'Re-run the AzureWorkloadIdentity task earlier in this job, and do not edit the file it writes.',
     );
   }
 }
 
-class TokenSource {
-  readonly transport: HttpTransport;
-  readonly policy: RetryPolicy;
-
-  constructor(
-    private readonly config: TokenCommandConfig,
-    private readonly jobAccessToken: string,
-  ) {
-    this.transport = createTransport({
+/** The command's transport, retry policy and masker, from its configuration and the step's environment. */
+function commandServices(config: TokenCommandConfig): ServiceDependencies {
+  return {
+    transport: createTransport({
       userAgent: `${COMMAND_NAME} (node ${process.version}; ${process.platform})`,
       proxy: config.proxy ? { ...config.proxy, proxyPassword: process.env.AGENT_PROXYPASSWORD } : undefined,
       cert: config.caFile ? { caFile: config.caFile } : undefined,
       timeoutMs: config.requestTimeoutMs,
-    });
-    this.policy = { ...DEFAULT_RETRY_POLICY, deadlineMs: config.deadlineMs };
-  }
-
-  async idToken(): Promise<IdToken> {
-    const idToken = await withRetry(
-      'Requesting a fresh idToken from Azure DevOps',
-      () =>
-        requestIdToken(
-          {
-            transport: this.transport,
-            endpoint: this.config.oidcEndpoint,
-            jobAccessToken: this.jobAccessToken,
-            registerSecret,
-            logger: stderrLogger,
-          },
-          this.config.connection.id,
-        ),
-      this.policy,
-      stderrLogger,
-    );
-    writeSecretFileAtomic(this.config.federatedTokenFile, idToken.token);
-    return idToken;
-  }
-
-  async accessToken(resource: string): Promise<string> {
-    const { connection } = this.config;
-    let latest: IdToken | undefined;
-    const result = await withRetry(
-      'Exchanging the idToken at Entra ID',
-      () =>
-        exchangeForAccessToken(
-          {
-            transport: this.transport,
-            connection,
-            getAssertion: async () => (latest = await this.idToken()).token,
-            registerSecret,
-            logger: stderrLogger,
-          },
-          resource,
-          (error) => explainEntraError(error, connection, latest?.claims),
-        ),
-      this.policy,
-      stderrLogger,
-    );
-    return result.token;
-  }
+    }),
+    logger: stderrLogger,
+    registerSecret,
+    retryPolicy: { ...DEFAULT_RETRY_POLICY, deadlineMs: config.deadlineMs },
+  };
 }
 
 /** The Vault the task logged in to; checked before anything else, as a usage mistake. */
@@ -243,13 +205,17 @@ function vaultTargetOf(config: TokenCommandConfig): VaultTarget {
 }
 
 /** A new Vault token from a fresh idToken. */
-async function newVaultToken(source: TokenSource, target: VaultTarget): Promise<string> {
+async function newVaultToken(
+  source: TokenSource,
+  services: ServiceDependencies,
+  target: VaultTarget,
+): Promise<string> {
   const { token, claims } = await source.idToken();
   const login = await withRetry(
     'Logging in to Vault',
-    () => vaultLogin(target, token, claims, { transport: source.transport, registerSecret }),
-    source.policy,
-    stderrLogger,
+    () => vaultLogin(target, token, claims, { transport: services.transport, registerSecret }),
+    services.retryPolicy,
+    services.logger,
   );
   return login.token;
 }
@@ -265,9 +231,7 @@ async function execWithRenewal(source: TokenSource, first: IdToken, command: str
         try {
           schedule(await source.idToken());
         } catch (error) {
-          stderrLogger.warn(
-            `Could not renew the federated token file: ${error instanceof Error ? error.message : String(error)}`,
-          );
+          stderrLogger.warn(`Could not renew the federated token file: ${describeError(error)}`);
           schedule(token);
         }
       },
@@ -326,7 +290,18 @@ export async function runCommand(args: string[]): Promise<number> {
     }
     registerSecret(jobAccessToken);
     if (process.env.AGENT_PROXYPASSWORD) registerSecret(process.env.AGENT_PROXYPASSWORD);
-    const source = new TokenSource(config, jobAccessToken);
+    const services = commandServices(config);
+    const source = new TokenSource(
+      {
+        connection: config.connection,
+        endpoint: config.oidcEndpoint,
+        jobAccessToken,
+        idTokenActivity: 'Requesting a fresh idToken from Azure DevOps',
+        // Every idToken the command gets renews the federated token file too.
+        onIdToken: (idToken) => writeSecretFileAtomic(config.federatedTokenFile, idToken.token),
+      },
+      services,
+    );
     switch (parsed.action) {
       case 'id-token': {
         const { token } = await source.idToken();
@@ -334,7 +309,9 @@ export async function runCommand(args: string[]): Promise<number> {
         return 0;
       }
       case 'access-token': {
-        const token = await source.accessToken(parsed.resource ?? config.connection.cloud.resourceManager);
+        const { token } = await source.accessToken(
+          parsed.resource ?? config.connection.cloud.resourceManager,
+        );
         process.stdout.write(`${token}\n`);
         return 0;
       }
@@ -346,17 +323,20 @@ export async function runCommand(args: string[]): Promise<number> {
         return 0;
       }
       case 'vault-login':
-        process.stdout.write(`${await newVaultToken(source, vaultTargetOf(config))}\n`);
+        process.stdout.write(`${await newVaultToken(source, services, vaultTargetOf(config))}\n`);
         return 0;
       case 'exec':
         return await execWithRenewal(source, await source.idToken(), parsed.command);
     }
   } catch (error) {
-    const message =
-      error instanceof TaskFailure
-        ? error.message
-        : `${COMMAND_NAME} failed: ${error instanceof Error ? error.message : String(error)}`;
-    process.stderr.write(`##[error]${quoteUntrusted(message, 4000)}\n`);
+    const message = failureMessage(
+      error,
+      (detail) =>
+        `${COMMAND_NAME} failed unexpectedly: ${detail}. ` +
+        "Re-run the step with system.debug=true and report this message to the task's issue tracker.",
+      registeredSecrets,
+    );
+    process.stderr.write(`##[error]${message}\n`);
     return error instanceof UsageError ? 2 : 1;
   }
 }

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import type { AzureConnection } from '../core/connection';
+import type { AzureConnection, Cloud, ScopeLevel } from '../core/connection';
 import type { OidcEndpoint } from '../core/idtoken';
 import type { IProxyConfiguration } from '../core/http';
 import type { VaultTarget } from '../core/vault';
@@ -24,6 +24,177 @@ export interface TokenCommandConfig {
 }
 
 export const COMMAND_NAME = 'azure-wif-token';
+
+/** Where a token-command.json departs from what the task writes; the message names the field. */
+export class ConfigProblem extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigProblem';
+  }
+}
+
+type Json = Record<string, unknown>;
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const SCOPE_LEVELS: readonly ScopeLevel[] = ['Subscription', 'ManagementGroup', 'AzureMLWorkspace'];
+
+function object(value: unknown, field: string): Json {
+  if (!value || typeof value !== 'object' || Array.isArray(value))
+    throw new ConfigProblem(`${field} is not an object`);
+  return value as Json;
+}
+
+function text(record: Json, key: string, field: string, check?: (value: string) => boolean): string {
+  const value = record[key];
+  if (typeof value !== 'string' || value === '' || (check && !check(value))) {
+    throw new ConfigProblem(`${field}.${key} is not ${check ? 'a valid value' : 'a string'}`);
+  }
+  return value;
+}
+
+function optionalText(record: Json, key: string, field: string): string | undefined {
+  return record[key] === undefined ? undefined : text(record, key, field);
+}
+
+function positiveInteger(record: Json, key: string): number {
+  const value = record[key];
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
+    throw new ConfigProblem(`config.${key} is not a positive whole number`);
+  }
+  return value;
+}
+
+const isGuid = (value: string) => GUID.test(value);
+const isUrlWith = (protocols: string[]) => (value: string) => {
+  try {
+    return protocols.includes(new URL(value).protocol);
+  } catch {
+    return false;
+  }
+};
+const isHttpsUrl = isUrlWith(['https:']);
+// A Vault on a private network may be plain http (vault.ts, resolveVaultTarget).
+const isHttpUrl = isUrlWith(['https:', 'http:']);
+
+function parseCloud(value: unknown): Cloud {
+  const record = object(value, 'connection.cloud');
+  const field = 'connection.cloud';
+  const cloud: Cloud = {
+    name: text(record, 'name', field),
+    authorityHost: text(record, 'authorityHost', field, isHttpsUrl),
+    resourceManager: text(record, 'resourceManager', field),
+  };
+  for (const key of [
+    'terraformEnvironment',
+    'graph',
+    'keyVault',
+    'storage',
+    'devops',
+    'metadataUrl',
+  ] as const) {
+    const optional = optionalText(record, key, field);
+    if (optional !== undefined) cloud[key] = optional;
+  }
+  return cloud;
+}
+
+function parseAzureConnection(value: unknown): AzureConnection {
+  const record = object(value, 'connection');
+  const field = 'connection';
+  const scopeLevel = text(record, 'scopeLevel', field, (level) => SCOPE_LEVELS.includes(level as ScopeLevel));
+  const connection: AzureConnection = {
+    id: text(record, 'id', field),
+    clientId: text(record, 'clientId', field, isGuid),
+    tenantId: text(record, 'tenantId', field, isGuid),
+    scopeLevel: scopeLevel as ScopeLevel,
+    cloud: parseCloud(record.cloud),
+  };
+  for (const key of [
+    'subscriptionId',
+    'subscriptionName',
+    'managementGroupId',
+    'resourceGroupName',
+    'mlWorkspaceName',
+    'mlWorkspaceLocation',
+    'resourceManagerUrl',
+    'expectedIssuer',
+    'expectedSubject',
+  ] as const) {
+    const optional = optionalText(record, key, field);
+    if (optional !== undefined) connection[key] = optional;
+  }
+  return connection;
+}
+
+function parseOidcEndpoint(value: unknown): OidcEndpoint {
+  const record = object(value, 'oidcEndpoint');
+  const body = record.body;
+  if (typeof body !== 'string') throw new ConfigProblem('oidcEndpoint.body is not a string');
+  return {
+    // Where it may go is checked against System.CollectionUri before any request (job-token-origin.ts).
+    baseUrl: text(record, 'baseUrl', 'oidcEndpoint'),
+    apiVersion: text(record, 'apiVersion', 'oidcEndpoint'),
+    body,
+  };
+}
+
+function parseProxy(value: unknown): TokenCommandConfig['proxy'] {
+  if (value === undefined) return undefined;
+  const record = object(value, 'proxy');
+  const bypass = record.proxyBypassHosts;
+  if (bypass !== undefined && !(Array.isArray(bypass) && bypass.every((host) => typeof host === 'string'))) {
+    throw new ConfigProblem('proxy.proxyBypassHosts is not a list of strings');
+  }
+  if ('proxyPassword' in record)
+    throw new ConfigProblem('proxy holds a password, which the task never writes');
+  return {
+    proxyUrl: text(record, 'proxyUrl', 'proxy'),
+    proxyUsername: optionalText(record, 'proxyUsername', 'proxy'),
+    proxyBypassHosts: bypass as string[] | undefined,
+  };
+}
+
+function parseVault(value: unknown): VaultTarget | undefined {
+  if (value === undefined) return undefined;
+  const record = object(value, 'vault');
+  return {
+    address: text(record, 'address', 'vault', isHttpUrl),
+    role: text(record, 'role', 'vault'),
+    authPath: text(record, 'authPath', 'vault'),
+    namespace: optionalText(record, 'namespace', 'vault'),
+  };
+}
+
+/**
+ * Reads token-command.json as the task wrote it, field by field: the command and the renewer act on what
+ * they read (where the job access token goes, which file they overwrite), so nothing is taken on trust from
+ * a cast. The token file must sit beside the configuration, in the task's private directory.
+ */
+export function parseTokenCommandConfig(json: string, configFile: string): TokenCommandConfig {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    throw new ConfigProblem('it is not JSON');
+  }
+  const record = object(parsed, 'config');
+  if (record.version !== 1) throw new ConfigProblem('its version is not 1');
+  const federatedTokenFile = text(record, 'federatedTokenFile', 'config');
+  if (path.resolve(path.dirname(federatedTokenFile)) !== path.resolve(path.dirname(configFile))) {
+    throw new ConfigProblem("config.federatedTokenFile is not in the configuration's own directory");
+  }
+  return {
+    version: 1,
+    connection: parseAzureConnection(record.connection),
+    oidcEndpoint: parseOidcEndpoint(record.oidcEndpoint),
+    federatedTokenFile,
+    caFile: optionalText(record, 'caFile', 'config'),
+    proxy: parseProxy(record.proxy),
+    requestTimeoutMs: positiveInteger(record, 'requestTimeoutMs'),
+    deadlineMs: positiveInteger(record, 'deadlineMs'),
+    vault: parseVault(record.vault),
+  };
+}
 
 export function commandConfig(
   connection: AzureConnection,

@@ -1,48 +1,38 @@
 import * as path from 'node:path';
-import { parseConnection, type AzureConnection, type ServiceConnectionFields } from './connection';
-import { describeClaims, explainEntraError, preflightWarnings } from './diagnostics';
-import { exchangeForAccessToken } from './entra';
-import { TaskFailure } from './errors';
-import type { HttpTransport } from './http';
 import {
-  requestIdToken,
-  resolveOidcEndpoint,
-  type IdToken,
-  type OidcEndpoint,
-  type OidcRequestContext,
-} from './idtoken';
+  parseConnection,
+  type AzureConnection,
+  type Cloud,
+  type ServiceConnectionFields,
+} from './connection';
+import { describeClaims, preflightWarnings } from './diagnostics';
+import type { AccessToken } from './entra';
+import { TaskFailure } from './errors';
+import { resolveOidcEndpoint, type IdToken, type OidcEndpoint, type OidcRequestContext } from './idtoken';
 import type { IdTokenClaims } from './jwt';
-import type { Logger } from './logger';
 import { planExports, type ExportedVariable } from './plan';
-import { systemClock, withRetry, type RetryClock, type RetryPolicy } from './retry';
+import { systemClock, withRetry } from './retry';
+import type { ServiceDependencies } from './services';
+import { TokenSource } from './token-source';
 import { writeSecretFileAtomic } from './tokenfile';
 import { assertJobTokenDestination } from './job-token-origin';
 import { discoverAzureStackCloud } from './azurestack';
-import { parseResources } from './resources';
-import { MINIMUM_AGENT_VERSION } from './agent-requirements';
+import { resolveResources, type ResourceEntry } from './resources';
 
 export interface AcquireInputs {
   connection: ServiceConnectionFields;
   oidc: OidcRequestContext;
-  jobAccessToken: string | undefined;
+  /** The job access token, which the glue has checked is there. */
+  jobAccessToken: string;
   /** A private directory under Agent.TempDirectory for the token file. */
   workDirectory: string;
   exportIdToken: boolean;
   /** Whether the tokens also become secret output variables (they then leave the job). */
   exportTokenOutputs?: boolean;
-  /** The resources input, as the author wrote it. */
-  resources?: string;
+  /** The resources input, its syntax checked with the other inputs. */
+  resources?: readonly ResourceEntry[];
   /** The variablePrefix input. */
   prefix?: string;
-}
-
-export interface AcquireDependencies {
-  transport: HttpTransport;
-  logger: Logger;
-  /** Registers a value with the agent's masker; called before the value could appear anywhere. */
-  registerSecret: (secret: string) => void;
-  retryPolicy: RetryPolicy;
-  clock?: RetryClock;
 }
 
 export interface AcquireResult {
@@ -59,125 +49,108 @@ export interface AcquireResult {
 }
 
 export const FEDERATED_TOKEN_FILE_NAME = 'federated-token.jwt';
-/** Entra checks exp against its own clock; an assertion with less than this left is replaced first. */
-const ASSERTION_FRESHNESS_MS = 60_000;
 
-/** Service connection → idToken → proven Entra exchange → the variables later steps need. */
-export async function acquire(inputs: AcquireInputs, deps: AcquireDependencies): Promise<AcquireResult> {
-  const { logger } = deps;
-  const clock = deps.clock ?? systemClock;
+interface ProvenTokens {
+  resourceManager: AccessToken;
+  extra: Array<{ name: string; resource: string; token: string; expiresOn: Date }>;
+}
+
+/**
+ * Service connection → cloud → idToken → proven Entra exchanges → the variables later steps need. Every
+ * input is checked before the first request, and the job access token only goes to the job's own collection.
+ */
+export async function acquire(inputs: AcquireInputs, deps: ServiceDependencies): Promise<AcquireResult> {
   const connection = parseConnection(inputs.connection);
-  if (!inputs.jobAccessToken) {
-    throw new TaskFailure(
-      'The agent did not give the task the job access token (endpoint SYSTEMVSSCONNECTION), which it needs to ask Azure DevOps for an idToken. ' +
-        `Run the task on agent ${MINIMUM_AGENT_VERSION} or newer; in a classic release, enable "Allow scripts to access the OAuth token" on the agent job.`,
-    );
-  }
   const endpoint = resolveOidcEndpoint(inputs.oidc);
   assertJobTokenDestination(endpoint.baseUrl, inputs.oidc.collectionUri);
-  if (connection.cloud.metadataUrl) {
-    const stack = connection.cloud;
-    connection.cloud = await withRetry(
-      'Reading the Azure Stack Hub metadata',
-      () => discoverAzureStackCloud(stack, connection.id, deps.transport, logger),
-      deps.retryPolicy,
-      logger,
-      clock,
-    );
-  }
-  // Checked before any token is requested, so a typo costs no round trip.
-  const extraResources = parseResources(inputs.resources, connection.cloud);
-  const idTokenOptions = {
-    transport: deps.transport,
-    endpoint,
-    jobAccessToken: inputs.jobAccessToken,
-    registerSecret: deps.registerSecret,
-    logger,
-    now: clock.now,
-  };
-  const fetchIdToken = () =>
-    withRetry(
-      'Requesting the idToken from Azure DevOps',
-      () => requestIdToken(idTokenOptions, connection.id),
-      deps.retryPolicy,
-      logger,
-      clock,
-    );
 
-  let latest: IdToken = await fetchIdToken();
-  for (const line of describeClaims(latest.claims)) logger.info(line);
-  for (const warning of preflightWarnings(latest.claims, connection)) logger.warn(warning);
+  connection.cloud = await resolveCloud(connection, deps);
+  const source = new TokenSource({ connection, endpoint, jobAccessToken: inputs.jobAccessToken }, deps);
+  const idToken = await firstIdToken(source, connection, deps);
+  const tokens = await proveExchanges(
+    source,
+    connection,
+    resolveResources(inputs.resources ?? [], connection.cloud),
+    deps,
+  );
+  // The exchanges may have replaced an idToken that ran short: the file gets the one Entra accepted last.
+  const proven = source.latest ?? idToken;
 
-  // The first exchange uses the idToken just fetched; a retry reuses it while it has time left, and
-  // fetches a fresh one when it has not.
-  let firstUse = true;
-  const getAssertion = async (): Promise<string> => {
-    if (!firstUse && latest.claims.exp * 1000 - clock.now() < ASSERTION_FRESHNESS_MS)
-      latest = await fetchIdToken();
-    firstUse = false;
-    return latest.token;
+  const federatedTokenFile = path.join(inputs.workDirectory, FEDERATED_TOKEN_FILE_NAME);
+  writeSecretFileAtomic(federatedTokenFile, proven.token);
+  return {
+    connection,
+    claims: proven.claims,
+    oidcEndpoint: endpoint,
+    federatedTokenFile,
+    idToken: proven.token,
+    accessTokenExpiresOn: tokens.resourceManager.expiresOn,
+    extraTokens: tokens.extra.map(({ name, resource, expiresOn }) => ({ name, resource, expiresOn })),
+    variables: planExports({
+      connection,
+      oidcRequestUrl: endpoint.baseUrl,
+      idToken: proven.token,
+      idTokenExpiresOn: new Date(proven.claims.exp * 1000),
+      accessToken: tokens.resourceManager.token,
+      accessTokenExpiresOn: tokens.resourceManager.expiresOn,
+      federatedTokenFile,
+      exportIdToken: inputs.exportIdToken,
+      exportTokenOutputs: inputs.exportTokenOutputs ?? false,
+      extraTokens: tokens.extra,
+      prefix: inputs.prefix ?? '',
+    }),
   };
-  const exchange = (resource: string) =>
-    withRetry(
-      'Exchanging the idToken at Entra ID',
-      () =>
-        exchangeForAccessToken(
-          {
-            transport: deps.transport,
-            connection,
-            getAssertion,
-            registerSecret: deps.registerSecret,
-            logger,
-          },
-          resource,
-          (error) => explainEntraError(error, connection, latest.claims),
-        ),
-      deps.retryPolicy,
-      logger,
-      clock,
-    );
+}
+
+/** The connection's cloud; an Azure Stack Hub's authority and audience come from its metadata. */
+async function resolveCloud(connection: AzureConnection, deps: ServiceDependencies): Promise<Cloud> {
+  const cloud = connection.cloud;
+  if (!cloud.metadataUrl) return cloud;
+  return withRetry(
+    'Reading the Azure Stack Hub metadata',
+    () => discoverAzureStackCloud(cloud, connection.id, deps.transport, deps.logger),
+    deps.retryPolicy,
+    deps.logger,
+    deps.clock ?? systemClock,
+  );
+}
+
+/** The first idToken, described for the log, with what its claims say about the connection's setup. */
+async function firstIdToken(
+  source: TokenSource,
+  connection: AzureConnection,
+  { logger }: ServiceDependencies,
+): Promise<IdToken> {
+  const idToken = await source.idToken();
+  for (const line of describeClaims(idToken.claims)) logger.info(line);
+  for (const warning of preflightWarnings(idToken.claims, connection)) logger.warn(warning);
+  return idToken;
+}
+
+/** Exchanges the idToken for Resource Manager and each extra resource: the proof that federation works. */
+async function proveExchanges(
+  source: TokenSource,
+  connection: AzureConnection,
+  extraResources: ReadonlyArray<{ name: string; resource: string }>,
+  { logger }: ServiceDependencies,
+): Promise<ProvenTokens> {
   logger.info(
     `Exchanging the idToken at ${connection.cloud.authorityHost} for client ${connection.clientId} in tenant ${connection.tenantId}.`,
   );
-  const accessToken = await exchange(connection.cloud.resourceManager);
+  const resourceManager = await source.accessToken(connection.cloud.resourceManager);
   logger.info(
-    `Entra ID accepted the idToken; the Resource Manager access token expires ${accessToken.expiresOn.toISOString()}.`,
+    `Entra ID accepted the idToken; the Resource Manager access token expires ${resourceManager.expiresOn.toISOString()}.`,
   );
-  const extraTokens: Array<{ name: string; resource: string; token: string; expiresOn: Date }> = [];
+  const extra: ProvenTokens['extra'] = [];
   for (const { name, resource } of extraResources) {
     try {
-      const { token, expiresOn } = await exchange(resource);
-      extraTokens.push({ name, resource, token, expiresOn });
+      const { token, expiresOn } = await source.accessToken(resource);
+      extra.push({ name, resource, token, expiresOn });
       logger.info(`Access token for ${name} (${resource}) expires ${expiresOn.toISOString()}.`);
     } catch (error) {
       if (!(error instanceof TaskFailure)) throw error;
       throw new TaskFailure(`For the resource ${name} (${resource}): ${error.message}`);
     }
   }
-
-  const federatedTokenFile = path.join(inputs.workDirectory, FEDERATED_TOKEN_FILE_NAME);
-  writeSecretFileAtomic(federatedTokenFile, latest.token);
-
-  return {
-    connection,
-    claims: latest.claims,
-    oidcEndpoint: endpoint,
-    federatedTokenFile,
-    idToken: latest.token,
-    accessTokenExpiresOn: accessToken.expiresOn,
-    extraTokens: extraTokens.map(({ name, resource, expiresOn }) => ({ name, resource, expiresOn })),
-    variables: planExports({
-      connection,
-      oidcRequestUrl: endpoint.baseUrl,
-      idToken: latest.token,
-      idTokenExpiresOn: new Date(latest.claims.exp * 1000),
-      accessToken: accessToken.token,
-      accessTokenExpiresOn: accessToken.expiresOn,
-      federatedTokenFile,
-      exportIdToken: inputs.exportIdToken,
-      exportTokenOutputs: inputs.exportTokenOutputs ?? false,
-      extraTokens,
-      prefix: inputs.prefix ?? '',
-    }),
-  };
+  return { resourceManager, extra };
 }

@@ -1,4 +1,4 @@
-import { TaskFailure } from './errors';
+import { TaskFailure, TransientFailure } from './errors';
 import {
   AZURE_DEVOPS_AUDIENCE,
   issuerHostPath,
@@ -8,7 +8,7 @@ import {
   type ProofDependencies,
 } from './federation';
 import type { IdTokenClaims } from './jwt';
-import { isTransientStatus, parseRetryAfter, TransientFailure } from './retry';
+import { isTransientStatus, parseRetryAfter } from './retry';
 import { quoteUntrusted } from './text';
 
 /** The AWS inputs as the author wrote them, and the endpoint settings of the agent's environment. */

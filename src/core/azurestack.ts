@@ -1,9 +1,9 @@
 import type { Cloud } from './connection';
-import { TaskFailure } from './errors';
+import { TaskFailure, TransientFailure } from './errors';
 import type { HttpTransport } from './http';
 import { supportIds } from './idtoken';
 import type { Logger } from './logger';
-import { isTransientStatus, TransientFailure } from './retry';
+import { isTransientStatus } from './retry';
 import { quoteUntrusted } from './text';
 
 /**

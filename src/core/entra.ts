@@ -1,9 +1,9 @@
 import type { INetworkModule, NetworkResponse } from '@azure/msal-node';
 import type { AzureConnection } from './connection';
-import { TaskFailure } from './errors';
+import { describeError, TaskFailure, TransientFailure } from './errors';
 import type { HttpTransport } from './http';
 import type { Logger } from './logger';
-import { isTransientStatus, parseRetryAfter, TransientFailure } from './retry';
+import { isTransientStatus, parseRetryAfter } from './retry';
 import { quoteUntrusted } from './text';
 
 type Msal = typeof import('./msal');
@@ -197,7 +197,7 @@ export async function exchangeForAccessToken(
     if (observations.failure !== undefined) throw observations.failure;
     const entraError = observations.errorBody && toEntraError(observations.errorBody);
     if (entraError) throw new TaskFailure(explain(entraError));
-    const detail = error instanceof Error ? error.message : String(error);
+    const detail = describeError(error);
     throw new TaskFailure(
       `The token request to Entra ID for client ${connection.clientId} failed: ${quoteUntrusted(detail)}. ` +
         'Re-run with system.debug=true to see the request, and check that no proxy rewrites responses from Entra ID.',

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { TaskFailure } from './errors';
+import { TaskFailure, TransientFailure } from './errors';
 import {
   AZURE_DEVOPS_AUDIENCE,
   printableClaims,
@@ -9,7 +9,7 @@ import {
 } from './federation';
 import type { HttpResponse } from './http';
 import type { IdTokenClaims } from './jwt';
-import { isTransientStatus, parseRetryAfter, TransientFailure } from './retry';
+import { isTransientStatus, parseRetryAfter } from './retry';
 import { quoteUntrusted } from './text';
 import { writeSecretFileAtomic } from './tokenfile';
 

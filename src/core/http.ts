@@ -5,8 +5,7 @@ import type { IProxyConfiguration, ICertConfiguration } from 'typed-rest-client/
 
 /** typed-rest-client's settings types, for the rest of the task: this module is the only one that imports it. */
 export type { IProxyConfiguration, ICertConfiguration };
-import { TaskFailure } from './errors';
-import { TransientFailure } from './retry';
+import { describeError, TaskFailure, TransientFailure } from './errors';
 import { quoteUntrusted } from './text';
 
 export interface HttpResponse {
@@ -117,7 +116,7 @@ export function networkFailure(error: unknown, url: string): unknown {
   if (error instanceof TaskFailure) return error;
   const host = new URL(url).host;
   const code = errorCode(error);
-  const message = error instanceof Error ? error.message : String(error);
+  const message = describeError(error);
   if (code && TLS_TRUST_ERRORS.has(code)) {
     return new TaskFailure(
       `The agent does not trust the TLS certificate of ${host} (${code}). ` +

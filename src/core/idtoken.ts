@@ -1,8 +1,8 @@
-import { TaskFailure } from './errors';
+import { JobTokenRefused, TaskFailure, TransientFailure } from './errors';
 import type { HttpResponse, HttpTransport } from './http';
 import { decodeIdTokenClaims, type IdTokenClaims } from './jwt';
 import type { Logger } from './logger';
-import { isTransientStatus, parseRetryAfter, TransientFailure } from './retry';
+import { isTransientStatus, parseRetryAfter } from './retry';
 import { quoteUntrusted } from './text';
 import { MINIMUM_AGENT_VERSION } from './agent-requirements';
 
@@ -27,17 +27,6 @@ export interface OidcEndpoint {
   apiVersion: string;
   /** The body the service expects on this route. */
   body: string;
-}
-
-/**
- * Azure DevOps refused the job access token itself (401, 403, or a sign-in page): after the task's own
- * request succeeded, this means the job has ended, so whoever keeps renewing stops (src/core/renewal.ts).
- */
-export class JobTokenRefused extends TaskFailure {
-  constructor(message: string) {
-    super(message);
-    this.name = 'JobTokenRefused';
-  }
 }
 
 export interface IdToken {

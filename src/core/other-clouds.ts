@@ -7,10 +7,9 @@ import {
 } from './aws';
 import { proveGcp, resolveGcpTarget, type GcpProof, type GcpSettings, type GcpTarget } from './gcp';
 import { retiringIssuerNote } from './federation';
-import type { HttpTransport } from './http';
 import type { IdTokenClaims } from './jwt';
-import type { Logger } from './logger';
-import { systemClock, withRetry, type RetryClock, type RetryPolicy } from './retry';
+import { systemClock, withRetry } from './retry';
+import type { ServiceDependencies } from './services';
 import {
   resolveVaultTarget,
   vaultLogin,
@@ -39,14 +38,6 @@ export interface OtherCloudsResult {
   vault?: { target: VaultTarget; login: VaultLogin };
 }
 
-export interface OtherCloudDependencies {
-  transport: HttpTransport;
-  logger: Logger;
-  registerSecret: (secret: string) => void;
-  retryPolicy: RetryPolicy;
-  clock?: RetryClock;
-}
-
 /** Checks every other-cloud input before any request, so a typo costs no round trip. */
 export function resolveOtherClouds(settings: OtherCloudSettings): OtherCloudTargets {
   return {
@@ -72,7 +63,7 @@ export interface OtherCloudContext {
 export async function proveOtherClouds(
   targets: OtherCloudTargets,
   context: OtherCloudContext,
-  deps: OtherCloudDependencies,
+  deps: ServiceDependencies,
 ): Promise<OtherCloudsResult> {
   const clock = deps.clock ?? systemClock;
   const { idToken, claims } = context;

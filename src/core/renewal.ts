@@ -1,4 +1,5 @@
-import { JobTokenRefused, type IdToken } from './idtoken';
+import { type IdToken } from './idtoken';
+import { describeError, JobTokenRefused } from './errors';
 import type { IdTokenClaims } from './jwt';
 
 /**
@@ -143,10 +144,6 @@ export function summarize(state: RenewerState): string {
   return parts.join('; ');
 }
 
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 /** The renewer's effects, injected: the process supplies the real ones, tests fakes. */
 export interface RenewerEffects {
   /** A fresh idToken from Azure DevOps, transient failures already retried. */
@@ -268,10 +265,10 @@ export class Renewer {
         }
         failuresInRow++;
         this.state.failures++;
-        this.state.lastFailure = errorMessage(error);
+        this.state.lastFailure = describeError(error);
         const held = this.effects.readCurrent();
         this.effects.log(
-          `Could not renew the token file: ${errorMessage(error)} ` +
+          `Could not renew the token file: ${describeError(error)} ` +
             `Trying again in ${(failureDelayMs(failuresInRow, held?.claims) / 1000).toFixed(1)} s.`,
         );
         this.save();
@@ -318,9 +315,9 @@ export class Renewer {
     } catch (error) {
       if (this.stopped) return;
       this.state.azureCliFailures++;
-      this.state.lastFailure = errorMessage(error);
+      this.state.lastFailure = describeError(error);
       this.effects.log(
-        `Could not sign the Azure CLI in again: ${errorMessage(error)} Trying again at the next renewal.`,
+        `Could not sign the Azure CLI in again: ${describeError(error)} Trying again at the next renewal.`,
       );
     }
     this.save();

@@ -45,26 +45,34 @@ function invalid(entry: string, why: string): TaskFailure {
   );
 }
 
+/** One entry of the resources input, its syntax checked: an alias, a GUID or an https/api URI, maybe named. */
+export interface ResourceEntry {
+  /** The entry as written, for messages. */
+  entry: string;
+  /** The NAME= part, when given. */
+  givenName?: string;
+  alias?: (typeof ALIASES)[number];
+  /** A GUID (lower case) or a URI without trailing slash; undefined for an alias. */
+  resource?: string;
+}
+
 /**
- * Parses the resources input: aliases (graph, keyvault, storage, devops), resource URIs, application id
- * GUIDs, each optionally named as NAME=resource. Names and resources must be unique.
+ * Checks the resources input's syntax, with the other inputs and before any request: aliases (graph,
+ * keyvault, storage, devops), resource URIs and application id GUIDs, each optionally named as NAME=resource.
  */
-export function parseResources(text: string | undefined, cloud: Cloud): ExtraResource[] {
+export function parseResourceList(text: string | undefined): ResourceEntry[] {
   const entries = (text ?? '')
     .split(/[\n,]/)
     .map((entry) => entry.trim())
     .filter((entry) => entry !== '' && !entry.startsWith('#'));
-  const resources: ExtraResource[] = [];
-  for (const entry of entries) {
+  return entries.map((entry) => {
     const eq = entry.indexOf('=');
     const givenName = eq > 0 ? entry.slice(0, eq).trim() : undefined;
     const value = (eq > 0 ? entry.slice(eq + 1) : entry).trim();
     const alias = ALIASES.find((a) => a === value.toLowerCase());
-    let resource: string;
+    let resource: string | undefined;
     if (alias) {
-      const known = aliasResource(alias, cloud);
-      if (!known) throw invalid(entry, `names ${alias}, which the cloud ${cloud.name} does not have`);
-      resource = known;
+      resource = undefined;
     } else if (GUID.test(value)) {
       resource = value.toLowerCase();
     } else {
@@ -80,6 +88,23 @@ export function parseResources(text: string | undefined, cloud: Cloud): ExtraRes
     if (givenName !== undefined && !NAME.test(givenName)) {
       throw invalid(entry, 'has a name that is not letters, digits and _ starting with a letter');
     }
+    return { entry, givenName, alias, resource };
+  });
+}
+
+/**
+ * The resources for the connection's cloud (known once Azure Stack Hub's metadata is read): each alias
+ * becomes that cloud's URI, and names and resources must be unique.
+ */
+export function resolveResources(entries: readonly ResourceEntry[], cloud: Cloud): ExtraResource[] {
+  const resources: ExtraResource[] = [];
+  for (const { entry, givenName, alias, resource: given } of entries) {
+    let resource = given;
+    if (alias) {
+      resource = aliasResource(alias, cloud);
+      if (!resource) throw invalid(entry, `names ${alias}, which the cloud ${cloud.name} does not have`);
+    }
+    if (resource === undefined) throw invalid(entry, 'is not an alias, a URI or a GUID');
     const name = (givenName ?? (alias ? alias : derivedName(resource))).toUpperCase();
     if (resources.some((r) => r.name === name)) throw invalid(entry, `repeats the name ${name}`);
     if (resources.some((r) => r.resource === resource))

@@ -1,19 +1,5 @@
-import { TaskFailure } from './errors';
+import { TaskFailure, TransientFailure } from './errors';
 import type { Logger } from './logger';
-
-/** A failure that may go away on its own (network, timeout, 408, 429, 5xx): worth another attempt. */
-export class TransientFailure extends TaskFailure {
-  constructor(
-    message: string,
-    /** One phrase for the retry log line, e.g. "HTTP 503 from dev.azure.com". */
-    readonly reason: string,
-    /** The service's Retry-After, when it sent one. */
-    readonly retryAfterMs?: number,
-  ) {
-    super(message);
-    this.name = 'TransientFailure';
-  }
-}
 
 export interface RetryPolicy {
   /** Attempts at most, the first included. */

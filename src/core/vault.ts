@@ -1,4 +1,4 @@
-import { TaskFailure } from './errors';
+import { TaskFailure, TransientFailure } from './errors';
 import {
   AZURE_DEVOPS_AUDIENCE,
   printableClaims,
@@ -7,7 +7,7 @@ import {
   type ProofDependencies,
 } from './federation';
 import type { IdTokenClaims } from './jwt';
-import { isTransientStatus, parseRetryAfter, TransientFailure } from './retry';
+import { isTransientStatus, parseRetryAfter } from './retry';
 import { quoteUntrusted } from './text';
 
 /** The Vault inputs as the author wrote them. */

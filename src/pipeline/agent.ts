@@ -8,6 +8,7 @@ import type { OidcRequestContext } from '../core/idtoken';
 import type { Logger } from '../core/logger';
 import { TaskFailure } from '../core/errors';
 import { quoteUntrusted } from '../core/text';
+import { MINIMUM_AGENT_VERSION } from '../core/agent-requirements';
 
 /** Task-lib glue: everything the task reads from, or writes to, the agent. */
 
@@ -53,9 +54,16 @@ export function readOidcContext(): OidcRequestContext {
   };
 }
 
-export function readJobAccessToken(): string | undefined {
+/** The job access token, which the task needs to ask Azure DevOps for an idToken. */
+export function readJobAccessToken(): string {
   const token = readAuthorization('SYSTEMVSSCONNECTION')?.parameters?.AccessToken;
-  return token || undefined;
+  if (!token) {
+    throw new TaskFailure(
+      'The agent did not give the task the job access token (endpoint SYSTEMVSSCONNECTION), which it needs to ask Azure DevOps for an idToken. ' +
+        `Run the task on agent ${MINIMUM_AGENT_VERSION} or newer; in a classic release, enable "Allow scripts to access the OAuth token" on the agent job.`,
+    );
+  }
+  return token;
 }
 
 /**

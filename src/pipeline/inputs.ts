@@ -1,5 +1,6 @@
 import * as tl from 'azure-pipelines-task-lib/task';
 import { TaskFailure } from '../core/errors';
+import { parseResourceList, type ResourceEntry } from '../core/resources';
 import { quoteUntrusted } from '../core/text';
 
 /** The task's inputs, read and checked before any request, so a typo costs no round trip. */
@@ -7,7 +8,7 @@ export interface TaskInputs {
   connectionId: string;
   exportIdToken: boolean;
   exportTokenOutputs: boolean;
-  resources?: string;
+  resources: ResourceEntry[];
   azureCliLogin: boolean;
   renewTokens: boolean;
   prefix: string;
@@ -62,7 +63,7 @@ export function readTaskInputs(): TaskInputs {
     connectionId,
     exportIdToken: booleanInput('exportIdToken', true),
     exportTokenOutputs: booleanInput('exportTokenOutputs', false),
-    resources: tl.getInput('resources', false),
+    resources: parseResourceList(tl.getInput('resources', false)),
     azureCliLogin: booleanInput('azureCliLogin', false),
     renewTokens: booleanInput('renewTokens', true),
     prefix: prefixInput('variablePrefix'),

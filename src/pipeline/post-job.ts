@@ -4,6 +4,7 @@ import * as tl from 'azure-pipelines-task-lib/task';
 import { CREATED_PATHS_TASK_VARIABLE } from './agent';
 import { appendToRunSummary } from './run-summary';
 import { readState, stopRenewer } from '../renewer/control';
+import { describeError } from '../core/errors';
 
 function createdPaths(): string[] {
   const recorded = tl.getTaskVariable(CREATED_PATHS_TASK_VARIABLE);
@@ -53,15 +54,13 @@ export async function cleanup(): Promise<void> {
         );
       }
     } catch (error) {
-      tl.warning(
-        `Could not stop the token renewer: ${error instanceof Error ? error.message : String(error)}`,
-      );
+      tl.warning(`Could not stop the token renewer: ${describeError(error)}`);
     }
     try {
       fs.rmSync(entry, { recursive: true, force: true });
       console.log(`Removed ${entry} and the token file in it.`);
     } catch (error) {
-      tl.warning(`Could not remove ${entry}: ${error instanceof Error ? error.message : String(error)}`);
+      tl.warning(`Could not remove ${entry}: ${describeError(error)}`);
     }
   }
 }

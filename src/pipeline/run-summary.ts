@@ -12,6 +12,7 @@ import {
   type RenewerState,
 } from '../core/summary';
 import { createPrivateDirectory } from '../core/tokenfile';
+import { describeError } from '../core/errors';
 
 /** Task variable (private to this instance) naming the summary file, for the post-job step. */
 export const SUMMARY_FILE_TASK_VARIABLE = 'AZUREWIF_SUMMARY_FILE';
@@ -84,7 +85,7 @@ export function publishRunSummary(inputs: RunSummaryInputs): void {
     tl.uploadSummary(file);
   } catch (error) {
     tl.warning(
-      `Could not write the run summary: ${error instanceof Error ? error.message : String(error)}. The variables are set; only the summary tab is missing.`,
+      `Could not write the run summary: ${describeError(error)}. The variables are set; only the summary tab is missing.`,
     );
   }
 }

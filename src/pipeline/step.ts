@@ -12,11 +12,10 @@ import { signInAzureCli } from '../core/azure-cli';
 import { acquire } from '../core/acquire';
 import { commandConfig } from '../command/config';
 import { loadMsal } from '../core/entra';
-import { TaskFailure } from '../core/errors';
+import { describeError, failureMessage, TaskFailure } from '../core/errors';
 import { createTransport } from '../core/http';
 import type { ExportedVariable } from '../core/plan';
 import { DEFAULT_RETRY_POLICY } from '../core/retry';
-import { redact } from '../core/text';
 import { createPrivateDirectory } from '../core/tokenfile';
 import { readTaskInputs } from './inputs';
 import { publishRunSummary } from './run-summary';
@@ -29,16 +28,6 @@ import { startRenewer } from '../renewer/control';
 
 function userAgent(): string {
   return `AzureWorkloadIdentityTask/${version.Major}.${version.Minor}.${version.Patch} (node ${process.version}; ${process.platform})`;
-}
-
-function failureMessage(error: unknown, secrets: string[]): string {
-  const message =
-    error instanceof TaskFailure
-      ? error.message
-      : `The task failed unexpectedly: ${error instanceof Error ? error.message : String(error)}. ` +
-        "Re-run with system.debug=true and report the log (it holds no secrets) to the task's issue tracker.";
-  // The agent masks registered secrets too; this keeps them (and anything shaped like a token) out even where it would not.
-  return redact(message, secrets);
 }
 
 /**
@@ -87,7 +76,7 @@ function startJobRenewer(
     return pid;
   } catch (error) {
     tl.warning(
-      `Could not start the token renewer (${error instanceof Error ? error.message : String(error)}), so the federated token file lasts only as long as its first idToken. ` +
+      `Could not start the token renewer (${describeError(error)}), so the federated token file lasts only as long as its first idToken. ` +
         'Re-run the job; if it persists, use azure-wif-token exec in steps that outlive the idToken.',
     );
     return undefined;
@@ -102,10 +91,10 @@ export async function run(): Promise<void> {
     tl.setSecret(secret);
   };
   try {
+    const inputs = readTaskInputs();
     const jobAccessToken = readJobAccessToken();
     // The agent masks it already; registering it again costs nothing and guards against agents that don't.
-    if (jobAccessToken) registerSecret(jobAccessToken);
-    const inputs = readTaskInputs();
+    registerSecret(jobAccessToken);
     const otherClouds = resolveOtherClouds(readOtherCloudSettings());
     const tempDirectory = tl.getVariable('Agent.TempDirectory');
     if (!tempDirectory) {
@@ -207,16 +196,9 @@ export async function run(): Promise<void> {
       `Later steps can run ${command.name} for a fresh idToken or access token (it needs SYSTEM_ACCESSTOKEN mapped).`,
     );
     const configFile = command.configFile;
-    const renewerPid =
-      inputs.renewTokens && jobAccessToken
-        ? startJobRenewer(
-            workDirectory,
-            configFile,
-            azureConfigDirectory,
-            jobAccessToken,
-            proxy?.proxyPassword,
-          )
-        : undefined;
+    const renewerPid = inputs.renewTokens
+      ? startJobRenewer(workDirectory, configFile, azureConfigDirectory, jobAccessToken, proxy?.proxyPassword)
+      : undefined;
     publishRunSummary({
       result,
       variables: exported,
@@ -241,6 +223,15 @@ export async function run(): Promise<void> {
       `Later steps of this job can sign in to Azure as ${result.connection.clientId} in tenant ${result.connection.tenantId}${subscription}.`,
     );
   } catch (error) {
-    tl.setResult(tl.TaskResult.Failed, failureMessage(error, secrets));
+    tl.setResult(
+      tl.TaskResult.Failed,
+      failureMessage(
+        error,
+        (detail) =>
+          `The task failed unexpectedly: ${detail}. ` +
+          "Re-run with system.debug=true and report the log (it holds no secrets) to the task's issue tracker.",
+        secrets,
+      ),
+    );
   }
 }

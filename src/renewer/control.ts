@@ -33,6 +33,22 @@ export interface RenewerSecrets {
   proxyPassword?: string;
 }
 
+/** Reads what the task wrote to the renewer's stdin; the message never quotes it. */
+export function parseRenewerSecrets(json: string): RenewerSecrets {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    throw new Error('stdin is not JSON');
+  }
+  const record = (parsed && typeof parsed === 'object' ? parsed : {}) as Record<string, unknown>;
+  const { jobAccessToken, proxyPassword } = record;
+  if (typeof jobAccessToken !== 'string' || jobAccessToken === '') throw new Error('no job access token');
+  if (proxyPassword !== undefined && typeof proxyPassword !== 'string')
+    throw new Error('the proxy password is not a string');
+  return { jobAccessToken, proxyPassword };
+}
+
 export interface RenewerLaunch {
   workDirectory: string;
   /** The azure-wif-token config (token-command.json): connection, endpoint, token file, network settings. */

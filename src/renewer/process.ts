@@ -1,14 +1,15 @@
 import * as fs from 'node:fs';
 import { findOnPath, signInAzureCliAgain } from '../core/azure-cli';
-import type { TokenCommandConfig } from '../command/config';
+import { parseTokenCommandConfig, type TokenCommandConfig } from '../command/config';
 import { createTransport } from '../core/http';
-import { requestIdToken } from '../core/idtoken';
 import { decodeIdTokenClaims } from '../core/jwt';
 import type { Logger } from '../core/logger';
 import { Renewer, type HeldToken, type RenewerState } from '../core/renewal';
-import { DEFAULT_RETRY_POLICY, withRetry } from '../core/retry';
+import { DEFAULT_RETRY_POLICY } from '../core/retry';
+import { TokenSource } from '../core/token-source';
 import { writeSecretFileAtomic } from '../core/tokenfile';
-import { renewerFiles, isAlive, type RenewerSecrets } from './control';
+import { renewerFiles, isAlive, parseRenewerSecrets, type RenewerSecrets } from './control';
+import { describeError } from '../core/errors';
 
 /**
  * The job-wide renewer process (`node main.js renew …`), started detached by the task: it keeps the
@@ -69,11 +70,12 @@ export async function runRenewer(args: string[]): Promise<number> {
   let secrets: RenewerSecrets;
   let config: TokenCommandConfig;
   try {
-    secrets = JSON.parse(await readStdin()) as RenewerSecrets;
-    if (typeof secrets.jobAccessToken !== 'string' || secrets.jobAccessToken === '') throw new Error();
-    config = JSON.parse(fs.readFileSync(parsed.configFile, 'utf8')) as TokenCommandConfig;
-  } catch {
-    log('Not started: the task did not hand over the job access token or the configuration.');
+    secrets = parseRenewerSecrets(await readStdin());
+    config = parseTokenCommandConfig(fs.readFileSync(parsed.configFile, 'utf8'), parsed.configFile);
+  } catch (error) {
+    log(
+      `Not started: the task did not hand over the job access token or the configuration (${describeError(error)}).`,
+    );
     return 1;
   }
   fs.writeFileSync(files.pid, `${process.pid}\n`, { mode: 0o600 });
@@ -86,7 +88,21 @@ export async function runRenewer(args: string[]): Promise<number> {
     cert: config.caFile ? { caFile: config.caFile } : undefined,
     timeoutMs: config.requestTimeoutMs,
   });
-  const policy = { ...DEFAULT_RETRY_POLICY, deadlineMs: config.deadlineMs };
+  const source = new TokenSource(
+    {
+      connection: config.connection,
+      endpoint: config.oidcEndpoint,
+      jobAccessToken: secrets.jobAccessToken,
+      idTokenActivity: 'Renewing the token file',
+    },
+    // Nothing reads this process's output, so there is no masker to register with: it never prints a token.
+    {
+      transport,
+      logger,
+      registerSecret: () => {},
+      retryPolicy: { ...DEFAULT_RETRY_POLICY, deadlineMs: config.deadlineMs },
+    },
+  );
   const tokenFile = config.federatedTokenFile;
   const readCurrent = (): HeldToken | undefined => {
     try {
@@ -118,23 +134,7 @@ export async function runRenewer(args: string[]): Promise<number> {
   const startedAtMs = Date.now();
   const renewer = new Renewer(
     {
-      fetchIdToken: () =>
-        withRetry(
-          'Renewing the token file',
-          () =>
-            requestIdToken(
-              {
-                transport,
-                endpoint: config.oidcEndpoint,
-                jobAccessToken: secrets.jobAccessToken,
-                registerSecret: () => {},
-                logger,
-              },
-              config.connection.id,
-            ),
-          policy,
-          logger,
-        ),
+      fetchIdToken: () => source.idToken(),
       readCurrent,
       write: (token) => writeSecretFileAtomic(tokenFile, token.token),
       signInAzureCli,
@@ -181,10 +181,7 @@ export async function runRenewer(args: string[]): Promise<number> {
     const exit = await renewer.run();
     return exit.reason === 'job-token-refused' || exit.reason === 'time-limit' ? 0 : 1;
   } catch (error) {
-    renewer.stop(
-      'error',
-      `it failed unexpectedly: ${error instanceof Error ? error.message : String(error)}`,
-    );
+    renewer.stop('error', `it failed unexpectedly: ${describeError(error)}`);
     return 1;
   } finally {
     abort.abort();

@@ -7,10 +7,9 @@ import {
   xmlElement,
   type AwsSettings,
 } from '../../src/core/aws';
-import { TaskFailure } from '../../src/core/errors';
+import { TaskFailure, TransientFailure } from '../../src/core/errors';
 import { decodeIdTokenClaims } from '../../src/core/jwt';
 import { planOtherCloudExports } from '../../src/core/plan';
-import { TransientFailure } from '../../src/core/retry';
 import { ScriptedTransport, fakeJwt, idTokenClaims } from './fakes';
 
 function settings(overrides: Partial<AwsSettings> = {}): AwsSettings {

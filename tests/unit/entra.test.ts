@@ -3,8 +3,7 @@ import * as sinon from 'sinon';
 import { parseConnection } from '../../src/core/connection';
 import { explainEntraError } from '../../src/core/diagnostics';
 import { defaultScope, exchangeForAccessToken, type EntraExchangeOptions } from '../../src/core/entra';
-import { TaskFailure } from '../../src/core/errors';
-import { TransientFailure } from '../../src/core/retry';
+import { TaskFailure, TransientFailure } from '../../src/core/errors';
 import { decodeIdTokenClaims } from '../../src/core/jwt';
 import { RecordingLogger, ScriptedTransport, fakeJwt, idTokenClaims, json } from './fakes';
 

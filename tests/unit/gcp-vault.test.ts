@@ -1,10 +1,9 @@
 import { strict as assert } from 'node:assert';
-import { TaskFailure } from '../../src/core/errors';
+import { TaskFailure, TransientFailure } from '../../src/core/errors';
 import { exchangeAtGoogleSts, externalAccountCredential, resolveGcpTarget } from '../../src/core/gcp';
 import { decodeIdTokenClaims } from '../../src/core/jwt';
 import { resolveOtherClouds } from '../../src/core/other-clouds';
 import { planOtherCloudExports } from '../../src/core/plan';
-import { TransientFailure } from '../../src/core/retry';
 import { resolveVaultTarget, vaultLogin, vaultLoginUrl } from '../../src/core/vault';
 import { ScriptedTransport, fakeJwt, idTokenClaims, json } from './fakes';
 

@@ -1,9 +1,8 @@
 import { strict as assert } from 'node:assert';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { TaskFailure } from '../../src/core/errors';
+import { TaskFailure, TransientFailure } from '../../src/core/errors';
 import { createTransport, networkFailure } from '../../src/core/http';
-import { TransientFailure } from '../../src/core/retry';
 
 describe('HTTP transport: work while waiting (src/core/http.ts)', () => {
   let server: http.Server;

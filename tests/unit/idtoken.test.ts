@@ -1,13 +1,7 @@
 import { strict as assert } from 'node:assert';
 import * as sinon from 'sinon';
-import { TaskFailure } from '../../src/core/errors';
-import { TransientFailure } from '../../src/core/retry';
-import {
-  JobTokenRefused,
-  requestIdToken,
-  resolveOidcEndpoint,
-  type IdTokenClientOptions,
-} from '../../src/core/idtoken';
+import { JobTokenRefused, TaskFailure, TransientFailure } from '../../src/core/errors';
+import { requestIdToken, resolveOidcEndpoint, type IdTokenClientOptions } from '../../src/core/idtoken';
 import { NOW_SECONDS, RecordingLogger, ScriptedTransport, fakeJwt, idTokenClaims, json } from './fakes';
 
 const CONNECTION = '0f6a8f4e-2c1b-4a5e-9d3c-7b8a9c0d1e2f';

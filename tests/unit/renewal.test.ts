@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import * as sinon from 'sinon';
-import { TaskFailure } from '../../src/core/errors';
-import { JobTokenRefused, type IdToken } from '../../src/core/idtoken';
+import { JobTokenRefused, TaskFailure } from '../../src/core/errors';
+import { type IdToken } from '../../src/core/idtoken';
 import {
   MAX_FAILURE_DELAY_MS,
   MIN_DELAY_MS,

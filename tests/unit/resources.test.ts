@@ -1,7 +1,11 @@
 import { strict as assert } from 'node:assert';
 import { parseConnection } from '../../src/core/connection';
 import { TaskFailure } from '../../src/core/errors';
-import { derivedName, parseResources } from '../../src/core/resources';
+import { derivedName, parseResourceList, resolveResources } from '../../src/core/resources';
+
+/** The input as the task reads it: syntax with the other inputs, then the cloud's resources. */
+const parseResources = (text: string | undefined, cloud: Parameters<typeof resolveResources>[1]) =>
+  resolveResources(parseResourceList(text), cloud);
 
 const cloudOf = (environment: string) =>
   parseConnection({
