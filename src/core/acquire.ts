@@ -65,14 +65,11 @@ export async function acquire(inputs: AcquireInputs, deps: ServiceDependencies):
   assertJobTokenDestination(endpoint.baseUrl, inputs.oidc.collectionUri);
 
   connection.cloud = await resolveCloud(connection, deps);
+  // Aliases need the cloud, which for Azure Stack Hub is only known now; still before any token is requested.
+  const extraResources = resolveResources(inputs.resources ?? [], connection.cloud);
   const source = new TokenSource({ connection, endpoint, jobAccessToken: inputs.jobAccessToken }, deps);
   const idToken = await firstIdToken(source, connection, deps);
-  const tokens = await proveExchanges(
-    source,
-    connection,
-    resolveResources(inputs.resources ?? [], connection.cloud),
-    deps,
-  );
+  const tokens = await proveExchanges(source, connection, extraResources, deps);
   // The exchanges may have replaced an idToken that ran short: the file gets the one Entra accepted last.
   const proven = source.latest ?? idToken;
 

@@ -158,6 +158,35 @@ describe('more than Resource Manager: extra resources, scopes, several connectio
     assert.equal(value(step, 'AZURE_AUTHORITY_HOST'), `${emulator.url}/`);
   });
 
+  it('refuses a resources typo before any request, even the Azure Stack Hub metadata call', async () => {
+    const j = job({ resources: 'graph, ftp://files.example.com' });
+    j.job.connection.url = `${emulator.url}/`;
+    j.job.connection.data = { environment: 'AzureStack' };
+    const step = await run(j);
+    assert.equal(
+      step.result?.message,
+      "The resources input has the entry 'ftp://files.example.com', which is not an https or api:// URI. " +
+        'List one resource per line or comma-separated: graph, keyvault, storage, devops, a resource URI such as https://database.windows.net, an application id GUID, or NAME=<uri or GUID>.',
+    );
+    assert.deepEqual(emulator.requests, []);
+  });
+
+  it("refuses an alias the Azure Stack Hub's metadata does not name, before any token is requested", async () => {
+    const j = job({ resources: 'devops' });
+    j.job.connection.url = `${emulator.url}/`;
+    j.job.connection.data = { environment: 'AzureStack' };
+    const step = await run(j);
+    assert.equal(
+      step.result?.message,
+      "The resources input has the entry 'devops', which names devops, which the cloud AzureStack does not have. " +
+        'List one resource per line or comma-separated: graph, keyvault, storage, devops, a resource URI such as https://database.windows.net, an application id GUID, or NAME=<uri or GUID>.',
+    );
+    assert.deepEqual(
+      emulator.requests.map((r) => `${r.method} ${r.path}`),
+      ['GET /metadata/endpoints'],
+    );
+  });
+
   it('refuses an Azure Stack Hub that uses AD FS, which cannot federate', async () => {
     emulator.script('other', [
       {

@@ -70,4 +70,25 @@ describe('azure-wif-token in a later step', function () {
     // The id-token run prints its token on stdout by design; the scan covers the other runs.
     assert.deepEqual(leakReport(emulator, steps.slice(0, 3)), []);
   });
+
+  it('refuses an edited configuration, naming the field, before any request', async () => {
+    const configFile = path.join(path.dirname(task.prependedPaths[0]), 'token-command.json');
+    const original = fs.readFileSync(configFile, 'utf8');
+    const edited = JSON.parse(original) as { connection: { clientId: string } };
+    edited.connection.clientId = 'not-a-client-id';
+    fs.writeFileSync(configFile, JSON.stringify(edited));
+    emulator.clearRequests();
+    try {
+      const run = await step(['access-token']);
+      assert.equal(run.exitCode, 1);
+      assert.equal(
+        run.stderr,
+        `##[error]azure-wif-token: refuses its configuration ${configFile} because connection.clientId is not a valid value, so it is not what the task wrote. ` +
+          'Re-run the AzureWorkloadIdentity task earlier in this job, and do not edit the file it writes.\n',
+      );
+      assert.deepEqual(emulator.requests, []);
+    } finally {
+      fs.writeFileSync(configFile, original);
+    }
+  });
 });

@@ -1,6 +1,13 @@
 import { strict as assert } from 'node:assert';
 import { TaskFailure, TransientFailure } from '../../src/core/errors';
-import { backoffDelay, isTransientStatus, parseRetryAfter, withRetry, type RetryClock, type RetryPolicy } from '../../src/core/retry';
+import {
+  backoffDelay,
+  isTransientStatus,
+  parseRetryAfter,
+  withRetry,
+  type RetryClock,
+  type RetryPolicy,
+} from '../../src/core/retry';
 import { RecordingLogger } from './fakes';
 
 const POLICY: RetryPolicy = { maxAttempts: 4, baseDelayMs: 100, maxDelayMs: 1000, deadlineMs: 10_000 };
