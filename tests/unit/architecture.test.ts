@@ -16,57 +16,44 @@ async function restrictedImports(file: string, code: string): Promise<string[]> 
     .map((message) => message.message);
 }
 
+/** Each file refuses `code` with exactly one message, which ends with `reason`. */
+async function assertRefused(files: string[], code: string, reason: string): Promise<void> {
+  for (const file of files) {
+    const messages = await restrictedImports(file, code);
+    assert.equal(messages.length, 1, `${file}: ${messages.join(' | ')}`);
+    assert.ok(messages[0].endsWith(reason), `${file}: ${messages[0]}`);
+  }
+}
+
 const TASK_LIB = "import * as tl from 'azure-pipelines-task-lib/task';\nvoid tl;";
 const TYPED_REST_CLIENT = "import { HttpClient } from 'typed-rest-client/HttpClient';\nvoid HttpClient;";
+const RENEWER_CONTROL = "import { readState } from '../renewer/control';\nvoid readState;";
 
 describe('architecture boundaries', () => {
   it('lets only the pipeline glue load task-lib', async () => {
     assert.deepEqual(await restrictedImports('src/pipeline/probe.ts', TASK_LIB), []);
-    for (const file of [
-      'src/core/probe.ts',
-      'src/command/probe.ts',
-      'src/renewer/probe.ts',
-      'src/probe.ts',
-    ]) {
-      const messages = await restrictedImports(file, TASK_LIB);
-      assert.equal(messages.length, 1, file);
-      assert.match(
-        messages[0],
-        /Only the pipeline glue \(src\/pipeline\) reads the agent through task-lib\.$/,
-      );
-    }
-  });
-
-  it('keeps the command and the renewer from loading the pipeline glue', async () => {
-    for (const file of ['src/command/probe.ts', 'src/renewer/probe.ts']) {
-      const messages = await restrictedImports(file, "import { run } from '../pipeline/step';\nvoid run;");
-      assert.equal(messages.length, 1, file);
-      assert.match(
-        messages[0],
-        /The command and the renewer do not load the pipeline glue \(it loads task-lib\)\.$/,
-      );
-    }
-    assert.deepEqual(
-      await restrictedImports(
-        'src/command/probe.ts',
-        "import { readState } from '../renewer/control';\nvoid readState;",
-      ),
-      [],
+    await assertRefused(
+      ['src/core/probe.ts', 'src/command/probe.ts', 'src/renewer/probe.ts', 'src/probe.ts'],
+      TASK_LIB,
+      'Only the pipeline glue (src/pipeline) reads the agent through task-lib.',
     );
   });
 
+  it('keeps the command and the renewer from loading the pipeline glue', async () => {
+    await assertRefused(
+      ['src/command/probe.ts', 'src/renewer/probe.ts'],
+      "import { run } from '../pipeline/step';\nvoid run;",
+      'The command and the renewer do not load the pipeline glue (it loads task-lib).',
+    );
+    assert.deepEqual(await restrictedImports('src/command/probe.ts', RENEWER_CONTROL), []);
+  });
+
   it('keeps the core from importing anything outside src/core but task.json', async () => {
-    for (const file of ['src/core/probe.ts', 'src/core/http.ts']) {
-      const messages = await restrictedImports(
-        file,
-        "import { readState } from '../renewer/control';\nvoid readState;",
-      );
-      assert.equal(messages.length, 1, file);
-      assert.match(
-        messages[0],
-        /The core imports nothing outside src\/core: it takes plain values and injected clients\.$/,
-      );
-    }
+    await assertRefused(
+      ['src/core/probe.ts', 'src/core/http.ts'],
+      RENEWER_CONTROL,
+      'The core imports nothing outside src/core: it takes plain values and injected clients.',
+    );
     assert.deepEqual(
       await restrictedImports(
         'src/core/probe.ts',
@@ -78,15 +65,10 @@ describe('architecture boundaries', () => {
 
   it('keeps typed-rest-client inside src/core/http.ts', async () => {
     assert.deepEqual(await restrictedImports('src/core/http.ts', TYPED_REST_CLIENT), []);
-    for (const file of [
-      'src/core/probe.ts',
-      'src/pipeline/probe.ts',
-      'src/command/probe.ts',
-      'src/main.ts',
-    ]) {
-      const messages = await restrictedImports(file, TYPED_REST_CLIENT);
-      assert.equal(messages.length, 1, file);
-      assert.match(messages[0], /Only src\/core\/http\.ts talks to typed-rest-client\.$/);
-    }
+    await assertRefused(
+      ['src/core/probe.ts', 'src/pipeline/probe.ts', 'src/command/probe.ts', 'src/main.ts'],
+      TYPED_REST_CLIENT,
+      'Only src/core/http.ts talks to typed-rest-client.',
+    );
   });
 });

@@ -1,18 +1,10 @@
 import { strict as assert } from 'node:assert';
 import { azInvocation, cloudCommands } from '../../src/core/azure-cli';
-import { parseConnection, type AzureConnection } from '../../src/core/connection';
+import type { AzureConnection } from '../../src/core/connection';
+import { wifConnection } from './fakes';
 
 function connection(data: Record<string, string>, url = 'https://management.azure.com/'): AzureConnection {
-  return parseConnection({
-    id: '0f6a8f4e-2c1b-4a5e-9d3c-7b8a9c0d1e2f',
-    url,
-    scheme: 'WorkloadIdentityFederation',
-    authParameters: {
-      serviceprincipalid: '11111111-2222-3333-4444-555555555555',
-      tenantid: '66666666-7777-8888-9999-000000000000',
-    },
-    data,
-  });
+  return wifConnection({ id: '0f6a8f4e-2c1b-4a5e-9d3c-7b8a9c0d1e2f', url, data });
 }
 
 describe('the Azure CLI sign-in', () => {

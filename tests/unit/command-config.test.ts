@@ -1,21 +1,15 @@
 import { strict as assert } from 'node:assert';
 import * as path from 'node:path';
 import { commandConfig, ConfigProblem, parseTokenCommandConfig } from '../../src/command/config';
-import { parseConnection } from '../../src/core/connection';
 import { parseRenewerSecrets } from '../../src/renewer/control';
+import { wifConnection } from './fakes';
 
 const DIRECTORY = path.resolve('/agent/_temp/azure-wif-abc');
 const CONFIG_FILE = path.join(DIRECTORY, 'token-command.json');
 
 /** The configuration as the step writes it (src/pipeline/step.ts), as JSON. */
 function written(): Record<string, unknown> {
-  const connection = parseConnection({
-    id: 'c0ffee00-1111-2222-3333-444444444444',
-    scheme: 'WorkloadIdentityFederation',
-    authParameters: {
-      serviceprincipalid: '11111111-2222-3333-4444-555555555555',
-      tenantid: '66666666-7777-8888-9999-000000000000',
-    },
+  const connection = wifConnection({
     data: { environment: 'AzureCloud', subscriptionId: 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee' },
   });
   const config = {

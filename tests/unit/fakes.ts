@@ -1,3 +1,8 @@
+import {
+  parseConnection,
+  type AzureConnection,
+  type ServiceConnectionFields,
+} from '../../src/core/connection';
 import type { HttpRequest, HttpResponse, HttpTransport } from '../../src/core/http';
 import type { Logger } from '../../src/core/logger';
 
@@ -58,4 +63,18 @@ export function idTokenClaims(overrides: Record<string, unknown> = {}): Record<s
     exp: NOW_SECONDS + 590,
     ...overrides,
   };
+}
+
+export const CLIENT_ID = '11111111-2222-3333-4444-555555555555';
+export const TENANT_ID = '66666666-7777-8888-9999-000000000000';
+
+/** A workload identity federation connection for CLIENT_ID in TENANT_ID, as the core parses the agent's fields. */
+export function wifConnection(fields: Partial<ServiceConnectionFields> = {}): AzureConnection {
+  return parseConnection({
+    id: 'c0ffee00-1111-2222-3333-444444444444',
+    scheme: 'WorkloadIdentityFederation',
+    authParameters: { serviceprincipalid: CLIENT_ID, tenantid: TENANT_ID },
+    data: {},
+    ...fields,
+  });
 }

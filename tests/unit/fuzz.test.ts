@@ -1,6 +1,5 @@
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
-import { parseConnection } from '../../src/core/connection';
 import { explainEntraError } from '../../src/core/diagnostics';
 import { exchangeForAccessToken, tokenResponseProblem } from '../../src/core/entra';
 import { TaskFailure } from '../../src/core/errors';
@@ -8,7 +7,7 @@ import type { HttpResponse } from '../../src/core/http';
 import { requestIdToken, resolveOidcEndpoint } from '../../src/core/idtoken';
 import { decodeIdTokenClaims } from '../../src/core/jwt';
 import { quoteUntrusted } from '../../src/core/text';
-import { RecordingLogger, ScriptedTransport, fakeJwt, idTokenClaims } from './fakes';
+import { RecordingLogger, ScriptedTransport, fakeJwt, idTokenClaims, wifConnection } from './fakes';
 
 const RUNS = { numRuns: 300 };
 // eslint-disable-next-line no-control-regex
@@ -57,15 +56,7 @@ const response: fc.Arbitrary<HttpResponse> = fc.record({
   body: jsonish,
 });
 
-const CONNECTION = parseConnection({
-  id: 'conn',
-  scheme: 'WorkloadIdentityFederation',
-  authParameters: {
-    serviceprincipalid: '11111111-2222-3333-4444-555555555555',
-    tenantid: '66666666-7777-8888-9999-000000000000',
-  },
-  data: {},
-});
+const CONNECTION = wifConnection({ id: 'conn' });
 
 describe('property-based fuzzing of the parsers', () => {
   it('quoteUntrusted always yields one bounded line without a logging command', () => {

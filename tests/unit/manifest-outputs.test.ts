@@ -1,7 +1,8 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseConnection, type AzureConnection } from '../../src/core/connection';
+import type { AzureConnection } from '../../src/core/connection';
+import { wifConnection } from './fakes';
 import { OUTPUT_NAMES, planExports, type ExportedVariable } from '../../src/core/plan';
 import { REPO_ROOT } from '../../tools/repo-root';
 
@@ -28,14 +29,9 @@ const manifest = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'task.json'), '
 const declaredOutputs = manifest.outputVariables.map((o) => o.name);
 
 function connectionFor(scopeLevel: string, data: Record<string, string>): AzureConnection {
-  return parseConnection({
+  return wifConnection({
     id: '0b6a5c4d-1111-4222-8333-944445555666',
-    scheme: 'WorkloadIdentityFederation',
     url: 'https://management.azure.com/',
-    authParameters: {
-      serviceprincipalid: '11111111-2222-3333-4444-555555555555',
-      tenantid: '66666666-7777-8888-9999-000000000000',
-    },
     data: { scopeLevel, ...data },
   });
 }

@@ -1,14 +1,9 @@
 import { strict as assert } from 'node:assert';
-import { parseConnection } from '../../src/core/connection';
 import { OUTPUT_NAMES, planExports } from '../../src/core/plan';
+import { wifConnection } from './fakes';
 
-const connection = parseConnection({
+const connection = wifConnection({
   id: 'conn-id-0000-0000-0000-000000000000',
-  scheme: 'WorkloadIdentityFederation',
-  authParameters: {
-    serviceprincipalid: '11111111-2222-3333-4444-555555555555',
-    tenantid: '66666666-7777-8888-9999-000000000000',
-  },
   data: { subscriptionId: '5b0c1d2e-0000-4000-8000-00000000cafe' },
 });
 const inputs = {

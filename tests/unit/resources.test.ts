@@ -1,22 +1,13 @@
 import { strict as assert } from 'node:assert';
-import { parseConnection } from '../../src/core/connection';
 import { TaskFailure } from '../../src/core/errors';
 import { derivedName, parseResourceList, resolveResources } from '../../src/core/resources';
+import { wifConnection } from './fakes';
 
 /** The input as the task reads it: syntax with the other inputs, then the cloud's resources. */
 const parseResources = (text: string | undefined, cloud: Parameters<typeof resolveResources>[1]) =>
   resolveResources(parseResourceList(text), cloud);
 
-const cloudOf = (environment: string) =>
-  parseConnection({
-    id: 'c',
-    scheme: 'WorkloadIdentityFederation',
-    authParameters: {
-      serviceprincipalid: '11111111-2222-3333-4444-555555555555',
-      tenantid: '66666666-7777-8888-9999-000000000000',
-    },
-    data: { environment },
-  }).cloud;
+const cloudOf = (environment: string) => wifConnection({ id: 'c', data: { environment } }).cloud;
 const PUBLIC = cloudOf('AzureCloud');
 
 function failure(text: string, cloud = PUBLIC): string {

@@ -1,21 +1,20 @@
 import { strict as assert } from 'node:assert';
 import * as sinon from 'sinon';
-import { parseConnection } from '../../src/core/connection';
 import { TaskFailure } from '../../src/core/errors';
 import type { HttpRequest } from '../../src/core/http';
 import { DEFAULT_RETRY_POLICY, type RetryClock } from '../../src/core/retry';
 import { TokenSource, type TokenSourceOptions } from '../../src/core/token-source';
-import { NOW_SECONDS, RecordingLogger, ScriptedTransport, fakeJwt, idTokenClaims, json } from './fakes';
+import {
+  NOW_SECONDS,
+  RecordingLogger,
+  ScriptedTransport,
+  fakeJwt,
+  idTokenClaims,
+  json,
+  wifConnection,
+} from './fakes';
 
-const CONNECTION = parseConnection({
-  id: 'c0ffee00-1111-2222-3333-444444444444',
-  scheme: 'WorkloadIdentityFederation',
-  authParameters: {
-    serviceprincipalid: '11111111-2222-3333-4444-555555555555',
-    tenantid: '66666666-7777-8888-9999-000000000000',
-  },
-  data: { environment: 'AzureCloud' },
-});
+const CONNECTION = wifConnection({ data: { environment: 'AzureCloud' } });
 const ENDPOINT = {
   baseUrl: 'https://dev.azure.com/org/p/_apis/distributedtask/hubs/build/plans/p/jobs/j/oidctoken',
   apiVersion: '7.1',
