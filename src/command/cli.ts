@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { COMMAND_NAME, ConfigProblem, parseTokenCommandConfig, type TokenCommandConfig } from './config';
-import { describeError, failureMessage, TaskFailure, UsageError } from '../core/errors';
+import { COMMAND_NAME, parseTokenCommandConfig, type TokenCommandConfig } from './config';
+import { ConfigProblem, describeError, failureMessage, TaskFailure, UsageError } from '../core/errors';
 import { createTransport } from '../core/http';
 import type { IdToken } from '../core/idtoken';
 import type { Logger } from '../core/logger';
@@ -21,7 +21,7 @@ import {
   type RunProgram,
 } from '../core/acl';
 import { assertJobTokenDestination } from '../core/job-token-origin';
-import { resolveWindowsCommand, windowsInvocation } from '../core/windows-command';
+import { resolveWindowsCommand, windowsInvocation, type Invocation } from '../core/windows-command';
 import { vaultLogin, type VaultTarget } from '../core/vault';
 import { renewerStatus } from '../renewer/control';
 
@@ -220,6 +220,25 @@ async function newVaultToken(
   return login.token;
 }
 
+/** How `exec` starts `command`: never through a shell; on Windows a batch file goes the quoted cmd.exe route. */
+function execInvocation(command: string[]): Invocation {
+  if (process.platform !== 'win32') {
+    return { file: command[0], args: command.slice(1), windowsVerbatimArguments: false };
+  }
+  try {
+    return windowsInvocation(
+      resolveWindowsCommand(command[0], process.env, (file) => fs.existsSync(file)),
+      command.slice(1),
+      process.env.ComSpec ?? 'cmd.exe',
+    );
+  } catch (error) {
+    throw new UsageError(
+      `${COMMAND_NAME} exec: cannot start '${quoteUntrusted(command[0], 200)}': ${quoteUntrusted(describeError(error), 300)}. ` +
+        'Pass a multi-line value in a file or an environment variable, and run a batch file from a path without % or ".',
+    );
+  }
+}
+
 /** Runs `command`, renewing the token file at 40% of each idToken's life so a reader always gets 60% of one. */
 async function execWithRenewal(source: TokenSource, first: IdToken, command: string[]): Promise<number> {
   let timer: NodeJS.Timeout | undefined;
@@ -240,16 +259,8 @@ async function execWithRenewal(source: TokenSource, first: IdToken, command: str
   };
   schedule(first);
   try {
+    const invocation = execInvocation(command);
     return await new Promise<number>((resolve, reject) => {
-      // Never through a shell: on Windows a batch file goes through the quoted cmd.exe route instead.
-      const invocation =
-        process.platform === 'win32'
-          ? windowsInvocation(
-              resolveWindowsCommand(command[0], process.env, (file) => fs.existsSync(file)),
-              command.slice(1),
-              process.env.ComSpec ?? 'cmd.exe',
-            )
-          : { file: command[0], args: command.slice(1), windowsVerbatimArguments: false };
       const child = spawn(invocation.file, invocation.args, {
         stdio: 'inherit',
         windowsVerbatimArguments: invocation.windowsVerbatimArguments,

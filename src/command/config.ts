@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import type { AzureConnection, Cloud, ScopeLevel } from '../core/connection';
+import { ConfigProblem } from '../core/errors';
 import type { OidcEndpoint } from '../core/idtoken';
 import type { IProxyConfiguration } from '../core/http';
 import type { VaultTarget } from '../core/vault';
@@ -24,14 +25,6 @@ export interface TokenCommandConfig {
 }
 
 export const COMMAND_NAME = 'azure-wif-token';
-
-/** Where a token-command.json departs from what the task writes; the message names the field. */
-export class ConfigProblem extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigProblem';
-  }
-}
 
 type Json = Record<string, unknown>;
 

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { AzureConnection } from './connection';
-import { TaskFailure } from './errors';
+import { describeError, TaskFailure } from './errors';
 import type { Logger } from './logger';
 import { proxyEnvironment, type AgentProxy } from './proxy-env';
 import { quoteUntrusted } from './text';
@@ -160,7 +160,18 @@ function azRunner(
   const masked = [...secrets];
   if (proxy?.proxyPassword) masked.push(proxy.proxyPassword, encodeURIComponent(proxy.proxyPassword));
   return async (what: string, args: string[], remedy?: string): Promise<void> => {
-    const { code, stderr } = await runAz(az, args, env, signal);
+    let result: { code: number; stderr: string };
+    try {
+      result = await runAz(az, args, env, signal);
+    } catch (error) {
+      // Stopped on purpose (the renewer is ending): not a failure to report.
+      if (signal?.aborted) throw error;
+      // az could not be started at all: a broken install, or a path cmd.exe cannot run (windows-command.ts).
+      throw new TaskFailure(
+        `The Azure CLI could not ${what}: ${quoteUntrusted(describeError(error), 300, masked)}.${remedy ? ` ${remedy}` : ''}`,
+      );
+    }
+    const { code, stderr } = result;
     if (code !== 0) {
       const said = quoteUntrusted(stderr.split(/\r?\n/).filter(Boolean).slice(-3).join(' '), 600, masked);
       throw new TaskFailure(

@@ -45,6 +45,17 @@ export class UsageError extends TaskFailure {
   }
 }
 
+/**
+ * Where a token-command.json departs from what the task writes (command/config.ts), naming the field; the
+ * command and the renewer each turn it into their own message.
+ */
+export class ConfigProblem extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigProblem';
+  }
+}
+
 /** The message of whatever was thrown, for a line that quotes it. */
 export function describeError(error: unknown): string {
   return error instanceof Error ? error.message : String(error);

@@ -1,7 +1,11 @@
 import { strict as assert } from 'node:assert';
-import { azInvocation, cloudCommands } from '../../src/core/azure-cli';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { azInvocation, cloudCommands, signInAzureCli } from '../../src/core/azure-cli';
+import { TaskFailure } from '../../src/core/errors';
 import type { AzureConnection } from '../../src/core/connection';
-import { wifConnection } from './fakes';
+import { RecordingLogger, wifConnection } from './fakes';
 
 function connection(data: Record<string, string>, url = 'https://management.azure.com/'): AzureConnection {
   return wifConnection({ id: '0f6a8f4e-2c1b-4a5e-9d3c-7b8a9c0d1e2f', url, data });
@@ -84,6 +88,44 @@ describe('the Azure CLI sign-in', () => {
       file: '/usr/bin/az',
       args: ['login', 'a&b'],
       windowsVerbatimArguments: false,
+    });
+  });
+
+  describe('when az cannot be started at all', () => {
+    let directory: string;
+    let savedPath: string | undefined;
+    beforeEach(() => {
+      directory = fs.mkdtempSync(path.join(os.tmpdir(), 'wif-az-'));
+      // An az on PATH whose interpreter is gone, as after a half-removed install: spawn fails with ENOENT.
+      fs.writeFileSync(path.join(directory, 'az'), '#!/nonexistent/python3\n', { mode: 0o755 });
+      savedPath = process.env.PATH;
+      process.env.PATH = directory;
+    });
+    afterEach(() => {
+      process.env.PATH = savedPath;
+      fs.rmSync(directory, { recursive: true, force: true });
+    });
+
+    it('fails the sign-in as a TaskFailure with the remedy, not as a bug to report', async function () {
+      if (process.platform === 'win32') this.skip();
+      const az = path.join(directory, 'az');
+      await assert.rejects(
+        signInAzureCli({
+          connection: connection({ environment: 'AzureCloud' }),
+          federatedTokenFile: path.join(directory, 'token'),
+          workDirectory: directory,
+          logger: new RecordingLogger(),
+        }),
+        (error: unknown) => {
+          assert.ok(error instanceof TaskFailure, String(error));
+          assert.equal(
+            error.message,
+            `The Azure CLI could not select the cloud AzureCloud: spawn ${az} ENOENT. ` +
+              'Check that the agent has a working Azure CLI (az version), or turn azureCliLogin off and sign in in a script step.',
+          );
+          return true;
+        },
+      );
     });
   });
 });

@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import * as path from 'node:path';
-import { commandConfig, ConfigProblem, parseTokenCommandConfig } from '../../src/command/config';
+import { commandConfig, parseTokenCommandConfig } from '../../src/command/config';
+import { ConfigProblem } from '../../src/core/errors';
 import { parseRenewerSecrets } from '../../src/renewer/control';
 import { wifConnection } from './fakes';
 
