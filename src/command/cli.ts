@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { COMMAND_NAME, parseTokenCommandConfig, type TokenCommandConfig } from './config';
-import { ConfigProblem, describeError, failureMessage, TaskFailure, UsageError } from '../core/errors';
+import { COMMAND_NAME, readTokenCommandConfig, type TokenCommandConfig } from './config';
+import { describeError, failureMessage, TaskFailure, UsageError } from '../core/errors';
 import { createTransport } from '../core/http';
 import type { IdToken } from '../core/idtoken';
 import type { Logger } from '../core/logger';
@@ -11,15 +11,6 @@ import type { ServiceDependencies } from '../core/services';
 import { TokenSource } from '../core/token-source';
 import { quoteUntrusted } from '../core/text';
 import { writeSecretFileAtomic } from '../core/tokenfile';
-import {
-  currentWindowsUser,
-  othersWithAccess,
-  parseIcacls,
-  posixOwnerOnlyProblem,
-  runProgram,
-  systemProgram,
-  type RunProgram,
-} from '../core/acl';
 import { assertJobTokenDestination } from '../core/job-token-origin';
 import { resolveWindowsCommand, windowsInvocation, type Invocation } from '../core/windows-command';
 import { vaultLogin, type VaultTarget } from '../core/vault';
@@ -109,74 +100,6 @@ export function parseArguments(args: string[]): Parsed {
     throw new UsageError(`${COMMAND_NAME}: --resource goes with access-token. ${USAGE}`);
   }
   return parsed;
-}
-
-export interface OwnerCheckOptions {
-  platform?: NodeJS.Platform;
-  run?: RunProgram;
-  env?: NodeJS.ProcessEnv;
-  uid?: number;
-}
-
-/**
- * The configuration says where the job access token goes, so a copy anyone else could have changed is
- * refused: on POSIX it must be this user's with no group/other bits; on Windows its ACL may name only this
- * user, SYSTEM and Administrators (the task's directory ACL gives exactly that).
- */
-export function checkConfigOwnerOnly(file: string, options: OwnerCheckOptions = {}): void {
-  const platform = options.platform ?? process.platform;
-  let problem: string | undefined;
-  let fix: string;
-  if (platform === 'win32') {
-    const run = options.run ?? runProgram;
-    const env = options.env ?? process.env;
-    const owner = currentWindowsUser(run, env);
-    const result = run(systemProgram('icacls.exe', env), [file]);
-    const others = result.status === 0 ? othersWithAccess(parseIcacls(result.stdout, file), owner) : [];
-    if (result.status !== 0) problem = `icacls could not read its permissions (exit code ${result.status})`;
-    else if (others.length > 0) problem = `${others.join(', ')} can access it besides ${owner.name}`;
-    fix = `icacls "${file}" /inheritance:r /grant:r "*${owner.sid}:F"`;
-  } else {
-    const stat = fs.statSync(file);
-    problem = posixOwnerOnlyProblem(stat, options.uid ?? process.getuid?.() ?? stat.uid);
-    fix = `chmod 600 '${file}'`;
-  }
-  if (problem) {
-    throw new TaskFailure(
-      `${COMMAND_NAME}: refuses its configuration ${file} because ${problem}, and a changed configuration could send the job access token elsewhere. ` +
-        `Re-run the AzureWorkloadIdentity task, which writes it owner-only, or, if you made it so, restrict it again: ${fix}`,
-    );
-  }
-}
-
-function readConfig(file: string): TokenCommandConfig {
-  let json: string;
-  try {
-    fs.statSync(file);
-  } catch {
-    throw new TaskFailure(
-      `${COMMAND_NAME}: cannot read its configuration ${file}. ` +
-        'Run it in a later step of the same job as the AzureWorkloadIdentity task, before the job ends.',
-    );
-  }
-  checkConfigOwnerOnly(file);
-  try {
-    json = fs.readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new TaskFailure(
-      `${COMMAND_NAME}: cannot read its configuration ${file} (${describeError(error)}). ` +
-        'Run it in a later step of the same job as the AzureWorkloadIdentity task, before the job ends.',
-    );
-  }
-  try {
-    return parseTokenCommandConfig(json, file);
-  } catch (error) {
-    if (!(error instanceof ConfigProblem)) throw error;
-    throw new TaskFailure(
-      `${COMMAND_NAME}: refuses its configuration ${file} because ${error.message}, so it is not what the task wrote. ` +
-        'Re-run the AzureWorkloadIdentity task earlier in this job, and do not edit the file it writes.',
-    );
-  }
 }
 
 /** The command's transport, retry policy and masker, from its configuration and the step's environment. */
@@ -283,7 +206,7 @@ export async function runCommand(args: string[]): Promise<number> {
   try {
     const parsed = parseArguments(args);
     logStream = parsed.action === 'renew-file' || parsed.action === 'exec' ? process.stdout : process.stderr;
-    const config = readConfig(parsed.configFile);
+    const config = readTokenCommandConfig(parsed.configFile);
     if (parsed.action === 'status') {
       // Needs no job access token: it reads the renewer's record beside the config.
       const { running, text } = renewerStatus(path.dirname(parsed.configFile));

@@ -1,6 +1,16 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
+import {
+  currentWindowsUser,
+  othersWithAccess,
+  parseIcacls,
+  posixOwnerOnlyProblem,
+  runProgram,
+  systemProgram,
+  type RunProgram,
+} from '../core/acl';
 import type { AzureConnection, Cloud, ScopeLevel } from '../core/connection';
-import { ConfigProblem } from '../core/errors';
+import { ConfigProblem, describeError, TaskFailure } from '../core/errors';
 import type { OidcEndpoint } from '../core/idtoken';
 import type { IProxyConfiguration } from '../core/http';
 import type { VaultTarget } from '../core/vault';
@@ -204,34 +214,74 @@ export function commandConfig(
   };
 }
 
-function posixQuote(value: string): string {
-  return `'${value.replace(/'/g, `'\\''`)}'`;
-}
-
-/** The POSIX shell launcher placed on PATH: the agent's own node runs the task's bundle in command mode. */
-export function posixLauncher(node: string, script: string, configFile: string): string {
-  return `#!/bin/sh\nexec ${posixQuote(node)} ${posixQuote(script)} ${COMMAND_NAME} --config ${posixQuote(configFile)} "$@"\n`;
+export interface OwnerCheckOptions {
+  platform?: NodeJS.Platform;
+  run?: RunProgram;
+  env?: NodeJS.ProcessEnv;
+  uid?: number;
 }
 
 /**
- * The Windows launcher (cmd, PowerShell and pwsh all find .cmd on PATH). cmd reads a batch file in the
- * console's code page: the agent switches each step to UTF-8 (azure-pipelines-agent
- * src/Agent.Worker/StepsRunner.cs, RunStepAsync) unless agent.retainDefaultEncoding is set, and then a
- * non-ASCII path in the file would be misread. So each path is written relative to the launcher's own folder
- * (`%~dp0`, which cmd expands from the real path): node, the task folder and Agent.TempDirectory share the
- * agent's root, and what is left is ASCII whatever the root is called. A path on another drive stays absolute.
- * `%` is doubled so cmd does not expand it.
+ * The configuration says where the job access token goes, so a copy anyone else could have changed is
+ * refused: on POSIX it must be this user's with no group/other bits; on Windows its ACL may name only this
+ * user, SYSTEM and Administrators (the task's directory ACL gives exactly that).
  */
-export function windowsLauncher(
-  node: string,
-  script: string,
-  configFile: string,
-  launcherDirectory: string,
-): string {
-  const locate = (file: string) => {
-    const relative = path.win32.relative(launcherDirectory, file);
-    const escaped = (path.win32.isAbsolute(relative) ? file : relative).replace(/%/g, '%%');
-    return path.win32.isAbsolute(relative) ? `"${escaped}"` : `"%~dp0${escaped}"`;
-  };
-  return `@echo off\r\n${locate(node)} ${locate(script)} ${COMMAND_NAME} --config ${locate(configFile)} %*\r\n`;
+export function checkConfigOwnerOnly(file: string, options: OwnerCheckOptions = {}): void {
+  const platform = options.platform ?? process.platform;
+  let problem: string | undefined;
+  let fix: string;
+  if (platform === 'win32') {
+    const run = options.run ?? runProgram;
+    const env = options.env ?? process.env;
+    const owner = currentWindowsUser(run, env);
+    const result = run(systemProgram('icacls.exe', env), [file]);
+    const others = result.status === 0 ? othersWithAccess(parseIcacls(result.stdout, file), owner) : [];
+    if (result.status !== 0) problem = `icacls could not read its permissions (exit code ${result.status})`;
+    else if (others.length > 0) problem = `${others.join(', ')} can access it besides ${owner.name}`;
+    fix = `icacls "${file}" /inheritance:r /grant:r "*${owner.sid}:F"`;
+  } else {
+    const stat = fs.statSync(file);
+    problem = posixOwnerOnlyProblem(stat, options.uid ?? process.getuid?.() ?? stat.uid);
+    fix = `chmod 600 '${file}'`;
+  }
+  if (problem) {
+    throw new TaskFailure(
+      `${COMMAND_NAME}: refuses its configuration ${file} because ${problem}, and a changed configuration could send the job access token elsewhere. ` +
+        `Re-run the AzureWorkloadIdentity task, which writes it owner-only, or, if you made it so, restrict it again: ${fix}`,
+    );
+  }
+}
+
+/**
+ * The command's configuration, read only when it is owner-only (it says where the job access token goes) and
+ * then field by field.
+ */
+export function readTokenCommandConfig(file: string): TokenCommandConfig {
+  let json: string;
+  try {
+    fs.statSync(file);
+  } catch {
+    throw new TaskFailure(
+      `${COMMAND_NAME}: cannot read its configuration ${file}. ` +
+        'Run it in a later step of the same job as the AzureWorkloadIdentity task, before the job ends.',
+    );
+  }
+  checkConfigOwnerOnly(file);
+  try {
+    json = fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new TaskFailure(
+      `${COMMAND_NAME}: cannot read its configuration ${file} (${describeError(error)}). ` +
+        'Run it in a later step of the same job as the AzureWorkloadIdentity task, before the job ends.',
+    );
+  }
+  try {
+    return parseTokenCommandConfig(json, file);
+  } catch (error) {
+    if (!(error instanceof ConfigProblem)) throw error;
+    throw new TaskFailure(
+      `${COMMAND_NAME}: refuses its configuration ${file} because ${error.message}, so it is not what the task wrote. ` +
+        'Re-run the AzureWorkloadIdentity task earlier in this job, and do not edit the file it writes.',
+    );
+  }
 }

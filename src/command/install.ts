@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ENTRY_SCRIPT } from '../entry';
-import { COMMAND_NAME, posixLauncher, windowsLauncher, type TokenCommandConfig } from './config';
+import { COMMAND_NAME, type TokenCommandConfig } from './config';
+import { posixLauncher, windowsLauncher } from './launchers';
 
 /** The command's name on PATH: a prefixed instance gets its own, so two instances do not shadow each other. */
 export function commandNameFor(prefix: string): string {

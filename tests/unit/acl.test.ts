@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as sinon from 'sinon';
-import { checkConfigOwnerOnly } from '../../src/command/cli';
+import { checkConfigOwnerOnly } from '../../src/command/config';
 import {
   othersWithAccess,
   parseIcacls,

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArguments } from '../../src/command/cli';
-import { posixLauncher, windowsLauncher } from '../../src/command/config';
+import { posixLauncher, windowsLauncher } from '../../src/command/launchers';
 import { TaskFailure } from '../../src/core/errors';
 
 describe('azure-wif-token', () => {
