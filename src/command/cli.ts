@@ -41,10 +41,10 @@ export function setSecretCommand(secret: string): string {
  * Actions whose stdout nobody captures (renew-file, exec) use stdout instead, so a step with
  * `failOnStderr: true`, which fails on any stderr line, can use them.
  */
-/** Every secret this run registered, masked again in its own failure message. */
-const registeredSecrets: string[] = [];
-
 let logStream: NodeJS.WritableStream = process.stderr;
+
+/** Every secret this run registered, masked again in its own output and failure message. */
+const registeredSecrets: string[] = [];
 
 function registerSecret(secret: string): void {
   registeredSecrets.push(secret);
@@ -163,7 +163,12 @@ function execInvocation(command: string[]): Invocation {
 }
 
 /** Runs `command`, renewing the token file at 40% of each idToken's life so a reader always gets 60% of one. */
-async function execWithRenewal(source: TokenSource, first: IdToken, command: string[]): Promise<number> {
+async function execWithRenewal(
+  source: TokenSource,
+  first: IdToken,
+  command: string[],
+  invocation: Invocation,
+): Promise<number> {
   let timer: NodeJS.Timeout | undefined;
   const schedule = (token: IdToken) => {
     const claims = token.claims;
@@ -182,7 +187,6 @@ async function execWithRenewal(source: TokenSource, first: IdToken, command: str
   };
   schedule(first);
   try {
-    const invocation = execInvocation(command);
     return await new Promise<number>((resolve, reject) => {
       const child = spawn(invocation.file, invocation.args, {
         stdio: 'inherit',
@@ -215,6 +219,8 @@ export async function runCommand(args: string[]): Promise<number> {
     }
     assertJobTokenDestination(config.oidcEndpoint.baseUrl, process.env.SYSTEM_COLLECTIONURI);
     if (parsed.action === 'vault-login') vaultTargetOf(config);
+    // Refused before any request, as every other usage mistake is.
+    const invocation = parsed.action === 'exec' ? execInvocation(parsed.command) : undefined;
     const jobAccessToken = process.env.SYSTEM_ACCESSTOKEN;
     if (!jobAccessToken) {
       throw new TaskFailure(
@@ -260,14 +266,14 @@ export async function runCommand(args: string[]): Promise<number> {
         process.stdout.write(`${await newVaultToken(source, services, vaultTargetOf(config))}\n`);
         return 0;
       case 'exec':
-        return await execWithRenewal(source, await source.idToken(), parsed.command);
+        return await execWithRenewal(source, await source.idToken(), parsed.command, invocation!);
     }
   } catch (error) {
     const message = failureMessage(
       error,
       (detail) =>
         `${COMMAND_NAME} failed unexpectedly: ${detail}. ` +
-        "Re-run the step with system.debug=true and report this message to the task's issue tracker.",
+        "Report this message to the task's issue tracker.",
       registeredSecrets,
     );
     process.stderr.write(`##[error]${message}\n`);

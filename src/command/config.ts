@@ -9,6 +9,7 @@ import {
   systemProgram,
   type RunProgram,
 } from '../core/acl';
+import { FEDERATED_TOKEN_FILE_NAME } from '../core/acquire';
 import type { AzureConnection, Cloud, ScopeLevel } from '../core/connection';
 import { ConfigProblem, describeError, TaskFailure } from '../core/errors';
 import type { OidcEndpoint } from '../core/idtoken';
@@ -55,8 +56,9 @@ function text(record: Json, key: string, field: string, check?: (value: string) 
   return value;
 }
 
+/** An optional field; empty counts as absent, as the agent leaves some settings empty rather than unset. */
 function optionalText(record: Json, key: string, field: string): string | undefined {
-  return record[key] === undefined ? undefined : text(record, key, field);
+  return record[key] === undefined || record[key] === '' ? undefined : text(record, key, field);
 }
 
 function positiveInteger(record: Json, key: string): number {
@@ -171,9 +173,13 @@ function parseVault(value: unknown): VaultTarget | undefined {
 /**
  * Reads token-command.json as the task wrote it, field by field: the command and the renewer act on what
  * they read (where the job access token goes, which file they overwrite), so nothing is taken on trust from
- * a cast. The token file must sit beside the configuration, in the task's private directory.
+ * a cast. The token file must be the task's own, beside the configuration in its private directory.
  */
-export function parseTokenCommandConfig(json: string, configFile: string): TokenCommandConfig {
+export function parseTokenCommandConfig(
+  json: string,
+  configFile: string,
+  paths: path.PlatformPath = path,
+): TokenCommandConfig {
   let parsed: unknown;
   try {
     parsed = JSON.parse(json);
@@ -183,8 +189,11 @@ export function parseTokenCommandConfig(json: string, configFile: string): Token
   const record = object(parsed, 'config');
   if (record.version !== 1) throw new ConfigProblem('its version is not 1');
   const federatedTokenFile = text(record, 'federatedTokenFile', 'config');
-  if (path.resolve(path.dirname(federatedTokenFile)) !== path.resolve(path.dirname(configFile))) {
-    throw new ConfigProblem("config.federatedTokenFile is not in the configuration's own directory");
+  // path.relative compares as the platform does: case-insensitively on Windows.
+  if (paths.relative(paths.dirname(configFile), federatedTokenFile) !== FEDERATED_TOKEN_FILE_NAME) {
+    throw new ConfigProblem(
+      `config.federatedTokenFile is not the task's ${FEDERATED_TOKEN_FILE_NAME} beside the configuration`,
+    );
   }
   return {
     version: 1,

@@ -29,9 +29,19 @@ export function findOnPath(command: string, env: NodeJS.ProcessEnv = process.env
 }
 
 /** How az is started: directly on POSIX; on Windows never through a shell (see core/windows-command). */
-export function azInvocation(az: string, args: string[], platform = process.platform): Invocation {
+export function azInvocation(
+  az: string,
+  args: string[],
+  platform = process.platform,
+  env: NodeJS.ProcessEnv = process.env,
+): Invocation {
   if (platform !== 'win32') return { file: az, args, windowsVerbatimArguments: false };
-  return azWindowsInvocation(az, args, (file) => fs.existsSync(file), process.env.ComSpec ?? 'cmd.exe');
+  return azWindowsInvocation(
+    az,
+    args,
+    (file) => fs.existsSync(file),
+    env.ComSpec ?? env.COMSPEC ?? 'cmd.exe',
+  );
 }
 
 function runAz(
@@ -41,7 +51,7 @@ function runAz(
   signal?: AbortSignal,
 ): Promise<{ code: number; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const invocation = azInvocation(az, args);
+    const invocation = azInvocation(az, args, process.platform, env);
     const child = spawn(invocation.file, invocation.args, {
       env,
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -125,6 +135,8 @@ export interface AzureCliSignIn {
   /** Every secret registered so far, masked in what az prints before it is quoted. */
   secrets?: readonly string[];
   logger: Logger;
+  /** The step's environment: where az is found (PATH) and what it starts from. */
+  env: NodeJS.ProcessEnv;
 }
 
 /** The environment az runs in: its private profile, no telemetry, the agent's CA and proxy (with NO_PROXY). */
@@ -207,7 +219,7 @@ function azLoginArgs(connection: AzureConnection, federatedTokenFile: string): s
  * profile is untouched). Returns that directory, or undefined when az is not installed.
  */
 export async function signInAzureCli(options: AzureCliSignIn): Promise<string | undefined> {
-  const az = findOnPath('az');
+  const az = findOnPath('az', options.env);
   if (!az) {
     options.logger.warn(
       'azureCliLogin is on, but the Azure CLI (az) is not installed on this agent, so no later step is signed in to it. ' +
@@ -219,7 +231,7 @@ export async function signInAzureCli(options: AzureCliSignIn): Promise<string | 
   const configDirectory = path.join(options.workDirectory, 'azure-cli');
   fs.mkdirSync(configDirectory, { mode: 0o700 });
   const { env, untranslated } = azureCliEnvironment(
-    process.env,
+    options.env,
     configDirectory,
     options.caFile,
     options.proxy,

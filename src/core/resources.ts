@@ -45,16 +45,18 @@ function invalid(entry: string, why: string): TaskFailure {
   );
 }
 
-/** One entry of the resources input, its syntax checked: an alias, a GUID or an https/api URI, maybe named. */
-export interface ResourceEntry {
+/** One entry of the resources input, its syntax checked: an alias, or a GUID or https/api URI; maybe named. */
+export type ResourceEntry = {
   /** The entry as written, for messages. */
   entry: string;
   /** The NAME= part, when given. */
   givenName?: string;
-  alias?: (typeof ALIASES)[number];
-  /** A GUID (lower case) or a URI without trailing slash; undefined for an alias. */
-  resource?: string;
-}
+} & ResourceTarget;
+
+type ResourceTarget =
+  | { alias: (typeof ALIASES)[number]; resource?: undefined }
+  /** A GUID (lower case) or a URI without trailing slash. */
+  | { alias?: undefined; resource: string };
 
 /**
  * Checks the resources input's syntax, with the other inputs and before any request: aliases (graph,
@@ -69,27 +71,27 @@ export function parseResourceList(text: string | undefined): ResourceEntry[] {
     const eq = entry.indexOf('=');
     const givenName = eq > 0 ? entry.slice(0, eq).trim() : undefined;
     const value = (eq > 0 ? entry.slice(eq + 1) : entry).trim();
-    const alias = ALIASES.find((a) => a === value.toLowerCase());
-    let resource: string | undefined;
-    if (alias) {
-      resource = undefined;
-    } else if (GUID.test(value)) {
-      resource = value.toLowerCase();
-    } else {
-      let url: URL;
-      try {
-        url = new URL(value);
-      } catch {
-        throw invalid(entry, 'is not an alias, a URI or a GUID');
-      }
-      if (!['https:', 'api:'].includes(url.protocol)) throw invalid(entry, 'is not an https or api:// URI');
-      resource = value.replace(/\/+$/, '');
-    }
+    const target = parseTarget(entry, value);
     if (givenName !== undefined && !NAME.test(givenName)) {
       throw invalid(entry, 'has a name that is not letters, digits and _ starting with a letter');
     }
-    return { entry, givenName, alias, resource };
+    return { entry, givenName, ...target };
   });
+}
+
+/** What one entry names: an alias, an application id GUID, or an https/api URI. */
+function parseTarget(entry: string, value: string): ResourceTarget {
+  const alias = ALIASES.find((a) => a === value.toLowerCase());
+  if (alias) return { alias };
+  if (GUID.test(value)) return { resource: value.toLowerCase() };
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw invalid(entry, 'is not an alias, a URI or a GUID');
+  }
+  if (!['https:', 'api:'].includes(url.protocol)) throw invalid(entry, 'is not an https or api:// URI');
+  return { resource: value.replace(/\/+$/, '') };
 }
 
 /**
@@ -99,12 +101,8 @@ export function parseResourceList(text: string | undefined): ResourceEntry[] {
 export function resolveResources(entries: readonly ResourceEntry[], cloud: Cloud): ExtraResource[] {
   const resources: ExtraResource[] = [];
   for (const { entry, givenName, alias, resource: given } of entries) {
-    let resource = given;
-    if (alias) {
-      resource = aliasResource(alias, cloud);
-      if (!resource) throw invalid(entry, `names ${alias}, which the cloud ${cloud.name} does not have`);
-    }
-    if (resource === undefined) throw invalid(entry, 'is not an alias, a URI or a GUID');
+    const resource = alias ? aliasResource(alias, cloud) : given;
+    if (!resource) throw invalid(entry, `names ${alias}, which the cloud ${cloud.name} does not have`);
     const name = (givenName ?? (alias ? alias : derivedName(resource))).toUpperCase();
     if (resources.some((r) => r.name === name)) throw invalid(entry, `repeats the name ${name}`);
     if (resources.some((r) => r.resource === resource))

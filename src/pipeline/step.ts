@@ -71,10 +71,11 @@ interface StepContext {
 
 /** Reads and checks everything from the agent, so that a mistake costs no request. */
 function prepare(registerSecret: (secret: string) => void, secrets: string[]): StepContext {
-  const inputs = readTaskInputs();
+  // First, so it is registered before task-lib logs anything: the agent masks it already, and registering it
+  // again costs nothing and guards against agents that don't.
   const jobAccessToken = readJobAccessToken();
-  // The agent masks it already; registering it again costs nothing and guards against agents that don't.
   registerSecret(jobAccessToken);
+  const inputs = readTaskInputs();
   const otherClouds = resolveOtherClouds(readOtherCloudSettings());
   const tempDirectory = tl.getVariable('Agent.TempDirectory');
   if (!tempDirectory) {
@@ -108,7 +109,7 @@ function prepare(registerSecret: (secret: string) => void, secrets: string[]): S
     tempDirectory,
     workDirectory,
     proxy,
-    caFile: certificates?.caFile,
+    caFile: certificates?.caFile || undefined,
     services,
     secrets,
   };
@@ -146,6 +147,7 @@ async function signInAzureCliFor(
     proxy: step.proxy,
     secrets: step.secrets,
     logger: taskLogger,
+    env: process.env,
   });
   return configDirectory === undefined
     ? undefined
@@ -162,7 +164,7 @@ function installCommand(step: StepContext, result: AcquireResult): string {
       // The password stays out of the file: a step that needs it maps Agent.ProxyPassword.
       proxy: proxy && {
         proxyUrl: proxy.proxyUrl,
-        proxyUsername: proxy.proxyUsername,
+        proxyUsername: proxy.proxyUsername || undefined,
         proxyBypassHosts: proxy.proxyBypassHosts,
       },
       requestTimeoutMs: step.inputs.requestTimeoutSeconds * 1000,

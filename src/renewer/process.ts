@@ -115,7 +115,7 @@ export async function runRenewer(args: string[]): Promise<number> {
   };
 
   const abort = new AbortController();
-  const az = parsed.azureConfigDirectory ? findOnPath('az') : undefined;
+  const az = parsed.azureConfigDirectory ? findOnPath('az', process.env) : undefined;
   const signInAzureCli =
     az && parsed.azureConfigDirectory
       ? () =>

@@ -93,18 +93,12 @@ describe('the Azure CLI sign-in', () => {
 
   describe('when az cannot be started at all', () => {
     let directory: string;
-    let savedPath: string | undefined;
     beforeEach(() => {
       directory = fs.mkdtempSync(path.join(os.tmpdir(), 'wif-az-'));
       // An az on PATH whose interpreter is gone, as after a half-removed install: spawn fails with ENOENT.
       fs.writeFileSync(path.join(directory, 'az'), '#!/nonexistent/python3\n', { mode: 0o755 });
-      savedPath = process.env.PATH;
-      process.env.PATH = directory;
     });
-    afterEach(() => {
-      process.env.PATH = savedPath;
-      fs.rmSync(directory, { recursive: true, force: true });
-    });
+    afterEach(() => fs.rmSync(directory, { recursive: true, force: true }));
 
     it('fails the sign-in as a TaskFailure with the remedy, not as a bug to report', async function () {
       if (process.platform === 'win32') this.skip();
@@ -115,6 +109,7 @@ describe('the Azure CLI sign-in', () => {
           federatedTokenFile: path.join(directory, 'token'),
           workDirectory: directory,
           logger: new RecordingLogger(),
+          env: { PATH: directory },
         }),
         (error: unknown) => {
           assert.ok(error instanceof TaskFailure, String(error));

@@ -110,12 +110,87 @@ describe('token-command.json, read by azure-wif-token and the renewer', () => {
     );
   });
 
-  it("refuses a token file outside the configuration's own directory", () => {
-    assert.equal(
-      problem((c) => (c.federatedTokenFile = path.resolve('/home/user/.bashrc'))),
-      "config.federatedTokenFile is not in the configuration's own directory",
+  for (const [why, file] of [
+    ['outside the private directory', path.resolve('/home/user/.bashrc')],
+    ['naming another file beside the configuration', CONFIG_FILE],
+    ['in a folder below it', path.join(DIRECTORY, 'bin', 'federated-token.jwt')],
+  ]) {
+    it(`refuses a token file ${why}`, () => {
+      assert.equal(
+        problem((c) => (c.federatedTokenFile = file)),
+        "config.federatedTokenFile is not the task's federated-token.jwt beside the configuration",
+      );
+    });
+  }
+
+  it('reads a Windows configuration whose paths differ from the token file only in case', () => {
+    const config = written();
+    config.federatedTokenFile = 'C:\\agent\\_work\\_temp\\azure-wif-abc\\federated-token.jwt';
+    const windowsConfigFile = 'c:\\Agent\\_work\\_temp\\azure-wif-abc\\token-command.json';
+    const parsed = parseTokenCommandConfig(JSON.stringify(config), windowsConfigFile, path.win32);
+    assert.equal(parsed.federatedTokenFile, config.federatedTokenFile);
+    assert.throws(
+      () =>
+        parseTokenCommandConfig(
+          JSON.stringify(config),
+          'c:\\Agent\\_work\\_temp\\azure-wif-xyz\\token-command.json',
+          path.win32,
+        ),
+      { message: "config.federatedTokenFile is not the task's federated-token.jwt beside the configuration" },
     );
   });
+
+  it('reads settings the agent leaves empty as absent', () => {
+    const config = written();
+    config.caFile = '';
+    (config.proxy as Record<string, unknown>).proxyUsername = '';
+    const parsed = parseTokenCommandConfig(JSON.stringify(config), CONFIG_FILE);
+    assert.equal(parsed.caFile, undefined);
+    assert.equal(parsed.proxy?.proxyUsername, undefined);
+  });
+
+  for (const [kind, fields] of [
+    [
+      'an Azure Stack Hub connection',
+      { url: 'https://management.local.azurestack.external/', data: { environment: 'AzureStack' } },
+    ],
+    [
+      'a Machine Learning workspace connection',
+      {
+        data: {
+          environment: 'AzureCloud',
+          scopeLevel: 'AzureMLWorkspace',
+          subscriptionId: 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee',
+          resourceGroupName: 'ml-rg',
+          mlWorkspaceName: 'ws1',
+          mlWorkspaceLocation: 'westeurope',
+        },
+      },
+    ],
+    ['a management group connection', { data: { scopeLevel: 'ManagementGroup', managementGroupId: 'mg-1' } }],
+  ] as const) {
+    it(`reads back ${kind}, and a proxy without a user name, as written`, () => {
+      const connection = wifConnection(fields);
+      if (connection.cloud.metadataUrl) {
+        // The step writes the cloud as the Azure Stack Hub's metadata named it (core/acquire.ts, resolveCloud).
+        connection.cloud = {
+          ...connection.cloud,
+          authorityHost: 'https://login.microsoftonline.com/',
+          resourceManager: 'https://management.azurestackhub.example/71fe2a27-eeee-4a3c-b0a4-1d2d5e0f4c11',
+        };
+      }
+      const config = {
+        ...commandConfig(
+          connection,
+          { baseUrl: 'https://tfs.example/tfs/c/p/_apis/oidctoken', apiVersion: '7.1-preview.1', body: '{}' },
+          path.join(DIRECTORY, 'federated-token.jwt'),
+          { proxy: { proxyUrl: 'http://proxy:3128' }, requestTimeoutMs: 1000, deadlineMs: 2000 },
+        ),
+      };
+      const json = JSON.stringify(config);
+      assert.equal(JSON.stringify(parseTokenCommandConfig(json, CONFIG_FILE)), json);
+    });
+  }
 });
 
 describe("the renewer's stdin", () => {
