@@ -1,4 +1,5 @@
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { runStep, sdkRefusal } from './step-main';
 
 /**
  * A later step that uses AWS the way its SDK's documentation says: no credentials in code, the default credential
@@ -12,16 +13,8 @@ async function main(): Promise<number> {
     console.log(JSON.stringify({ Arn: identity.Arn, Account: identity.Account, UserId: identity.UserId }));
     return 0;
   } catch (error) {
-    const e = error as Error;
-    console.error(`${e.name}: ${e.message}`);
-    return 3;
+    return sdkRefusal(error);
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    console.error(error instanceof Error ? error.message : String(error));
-    process.exit(1);
-  },
-);
+runStep(main);

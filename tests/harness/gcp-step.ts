@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { GoogleAuth } from 'google-auth-library';
+import { runStep, sdkRefusal } from './step-main';
 
 /**
  * A later step that uses Google Cloud the way its client libraries' documentation says: Application Default
@@ -20,16 +21,8 @@ async function main(): Promise<number> {
     );
     return 0;
   } catch (error) {
-    const e = error as Error;
-    console.error(`${e.name}: ${e.message}`);
-    return 3;
+    return sdkRefusal(error);
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    console.error(error instanceof Error ? error.message : String(error));
-    process.exit(1);
-  },
-);
+runStep(main);

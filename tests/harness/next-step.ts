@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import { runStep } from './step-main';
 
 /**
  * A later pipeline step, as a user would write it: it reads only what the task exported (the SDKs'
@@ -51,10 +52,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    console.error(error instanceof Error ? error.message : String(error));
-    process.exit(1);
-  },
-);
+runStep(main);

@@ -1,3 +1,5 @@
+import { runStep } from './step-main';
+
 /**
  * A later step that uses the Vault token the way the vault CLI does (`vault token lookup`): VAULT_ADDR,
  * VAULT_NAMESPACE from the task's plain exports, VAULT_TOKEN mapped with `env:`. Prints lookup-self's policies.
@@ -26,10 +28,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    console.error(error instanceof Error ? error.message : String(error));
-    process.exit(1);
-  },
-);
+runStep(main);
