@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Emulator, EmulatorConnection } from '../emulator';
 import { REPO_ROOT, runProcess, type StepResult } from '../harness/agent';
+import { alive } from '../harness/processes';
 import { EmulatedJob, leakReport, startEmulator } from '../harness/scenario';
 import { connectionOfStyle, describeStep } from '../interop/support';
 
@@ -36,20 +37,6 @@ function claims(token: string): { jti?: string; iat?: number; exp?: number } {
     jti?: string;
     iat?: number;
   };
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat[stat.lastIndexOf(')') + 2] !== 'Z';
-  } catch {
-    return process.platform !== 'linux';
-  }
 }
 
 describe('Other clouds in a long step: the renewer keeps AWS and Google Cloud SDKs signed in from the exports alone', function () {

@@ -3,18 +3,7 @@ import type { Emulator, EmulatorConnection } from '../emulator';
 import { leaks, type StepResult } from '../harness/agent';
 import { ConnectProxy } from '../harness/proxy';
 import { EmulatedJob, leakReport, startEmulator } from '../harness/scenario';
-
-/** A seeded PRNG (mulberry32), so a fault run is reproducible. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seeded } from '../harness/seeded';
 
 describe('reliability: faults, timeouts, proxies and private CAs', function () {
   this.timeout(180_000);

@@ -3,7 +3,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Emulator } from '../emulator';
 import { REPO_ROOT, runExecutable, runProcess, type StepResult } from '../harness/agent';
+import { alive } from '../harness/processes';
 import { EmulatedJob, leakReport, startEmulator } from '../harness/scenario';
+import { seeded } from '../harness/seeded';
 
 /**
  * The job-wide renewer (renewTokens, on by default): a later step with no SYSTEM_ACCESSTOKEN mapping and no
@@ -13,18 +15,6 @@ const RENEWED_STEP = path.join(REPO_ROOT, 'build', 'tests', 'harness', 'renewed-
 // Short enough to cross 5 lifetimes in ~30 s, long enough that a loaded CI machine renews in time.
 const ID_TOKEN_SECONDS = 6;
 const SPAN_SECONDS = 5 * ID_TOKEN_SECONDS + 1;
-
-/** A seeded PRNG (mulberry32), so a fault run is reproducible. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Summary {
   reads: number;
@@ -42,20 +32,6 @@ function renewerPid(task: StepResult): number {
   const line = task.plainLines.find((l) => l.startsWith('Started the token renewer (pid '));
   assert.ok(line, task.stdout);
   return Number(/\(pid (\d+)\)/.exec(line)![1]);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat[stat.lastIndexOf(')') + 2] !== 'Z';
-  } catch {
-    return process.platform !== 'linux';
-  }
 }
 
 async function waitFor(condition: () => boolean, timeoutMs: number): Promise<boolean> {
