@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Emulator, EmulatorConnection } from '../emulator';
 import { REPO_ROOT, runProcess, type StepResult } from '../harness/agent';
+import type { Iteration } from '../harness/other-clouds-long-step';
 import { alive } from '../harness/processes';
 import { EmulatedJob, leakReport, startEmulator } from '../harness/scenario';
 import { connectionOfStyle, describeStep } from '../interop/support';
@@ -23,14 +24,6 @@ const SA = 'deployer@my-project.iam.gserviceaccount.com';
 const ID_TOKEN_SECONDS = 6;
 const LIFETIMES = 5;
 const SPAN_SECONDS = LIFETIMES * ID_TOKEN_SECONDS + 1;
-
-interface Iteration {
-  at: number;
-  fileExp: number;
-  leftMs: number;
-  aws: string;
-  gcp: string;
-}
 
 function claims(token: string): { jti?: string; iat?: number; exp?: number } {
   return JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString('utf8')) as {

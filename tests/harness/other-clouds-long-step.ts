@@ -17,7 +17,8 @@ const seconds = Number(secondsArg ?? '10');
 const intervalMs = Number(intervalArg ?? '1000');
 const file = process.env.AWS_WEB_IDENTITY_TOKEN_FILE ?? '';
 
-interface Iteration {
+/** One pass of the loop, as the summary prints it (other-clouds-long.test.ts reads it with this type). */
+export interface Iteration {
   /** Milliseconds since the step started. */
   at: number;
   /** The token file's `exp` (seconds since the epoch) when read before the calls; 0 when unreadable. */
