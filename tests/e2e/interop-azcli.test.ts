@@ -3,17 +3,16 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Emulator, EmulatorConnection } from '../emulator';
 import type { StepResult } from '../harness/agent';
+import { runInteropTask } from '../harness/interop-task';
 import { EmulatedJob, SUBSCRIPTION_ID, findOnPath, leakReport, runCommand } from '../harness/scenario';
 import {
   CLIENT_ASSERTION_TYPE,
   claimsOf,
-  connectionOfStyle,
   describeStep,
   exported,
   formFields,
   laterStepEnvironment,
   requestLines,
-  interopEmulator,
   withMismatchedSubject,
   registerEmulatedAzCloud,
   EMULATED_AZ_CLOUD,
@@ -57,10 +56,7 @@ describe('the Azure CLI in a later step signs in with the variables the task exp
       this.skip();
     }
     az = found;
-    emulator = await interopEmulator();
-    connection = connectionOfStyle(emulator, 'entra');
-    job = EmulatedJob.forConnection(emulator, connection);
-    task = await job.runTask();
+    ({ emulator, connection, job, task } = await runInteropTask());
     steps.push(task);
     assert.equal(task.result?.result, 'Succeeded', describeStep(task));
 

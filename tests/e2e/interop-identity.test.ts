@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import type { Emulator, EmulatorConnection, RequestLogEntry } from '../emulator';
 import { runProcess, type StepResult } from '../harness/agent';
+import { runInteropTask } from '../harness/interop-task';
 import { EmulatedJob, leakReport } from '../harness/scenario';
 import {
   CLIENT_ASSERTION_TYPE,
@@ -12,7 +13,6 @@ import {
   formFields,
   laterStepEnvironment,
   requestLines,
-  interopEmulator,
   withMismatchedSubject,
   withSystemAccessToken,
 } from '../interop/support';
@@ -59,10 +59,7 @@ describe('@azure/identity in a later step signs in with the variables the task e
   const steps: StepResult[] = [];
 
   before(async () => {
-    emulator = await interopEmulator();
-    connection = connectionOfStyle(emulator, 'entra');
-    job = EmulatedJob.forConnection(emulator, connection);
-    task = await job.runTask();
+    ({ emulator, connection, job, task } = await runInteropTask());
     steps.push(task);
     assert.equal(task.result?.result, 'Succeeded', describeStep(task));
   });

@@ -3,9 +3,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Emulator, EmulatorConnection } from '../emulator';
 import { REPO_ROOT, type SetVariable, type StepResult } from '../harness/agent';
+import { runInteropTask } from '../harness/interop-task';
 import { EmulatedJob, SUBSCRIPTION_ID } from '../harness/scenario';
 import { checkRecipe, exportMapping, parseRecipe, yamlBlock, type Recipe } from '../interop/recipe';
-import { connectionOfStyle, describeStep, interopEmulator } from '../interop/support';
+import { describeStep } from '../interop/support';
 
 /** The README's PowerShell recipe, between its markers. */
 function readmeRecipe(readme: string): string {
@@ -40,10 +41,7 @@ describe('the Azure PowerShell recipe uses only variables the task exports', fun
   let recipe: Recipe;
 
   before(async () => {
-    emulator = await interopEmulator();
-    connection = connectionOfStyle(emulator, 'entra');
-    job = EmulatedJob.forConnection(emulator, connection);
-    task = await job.runTask();
+    ({ emulator, connection, job, task } = await runInteropTask());
     assert.equal(task.result?.result, 'Succeeded', describeStep(task));
     exports = task.variables.filter((v) => !v.output);
     recipe = parseRecipe(yamlBlock(readmeRecipe(fs.readFileSync(RECIPE_FILE, 'utf8'))));

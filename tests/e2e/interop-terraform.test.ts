@@ -1,17 +1,16 @@
 import { strict as assert } from 'node:assert';
 import type { Emulator, EmulatorConnection } from '../emulator';
 import { runProcess, type StepResult } from '../harness/agent';
+import { runInteropTask } from '../harness/interop-task';
 import { EmulatedJob, leakReport } from '../harness/scenario';
 import {
   CLIENT_ASSERTION_TYPE,
   TERRAFORM_REFRESH,
   claimsOf,
-  connectionOfStyle,
   describeStep,
   formFields,
   laterStepEnvironment,
   requestLines,
-  interopEmulator,
   withMismatchedSubject,
   withSystemAccessToken,
 } from '../interop/support';
@@ -32,10 +31,7 @@ describe("Terraform's own idToken refresh works with the variables the task expo
   const steps: StepResult[] = [];
 
   before(async () => {
-    emulator = await interopEmulator();
-    connection = connectionOfStyle(emulator, 'entra');
-    job = EmulatedJob.forConnection(emulator, connection);
-    task = await job.runTask();
+    ({ emulator, connection, job, task } = await runInteropTask());
     steps.push(task);
     assert.equal(task.result?.result, 'Succeeded', describeStep(task));
   });
