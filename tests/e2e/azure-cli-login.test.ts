@@ -6,7 +6,7 @@ import type { StepResult } from '../harness/agent';
 import {
   EmulatedJob,
   azureCliJob,
-  findOnPath,
+  azOrSkip,
   leakReport,
   runCommand,
   startEmulator,
@@ -24,12 +24,7 @@ describe('azureCliLogin signs the Azure CLI in for later steps', function () {
   const steps: StepResult[] = [];
 
   before(async function () {
-    const found = findOnPath('az');
-    if (!found) {
-      console.log('    Skipping: `az` is not on PATH (CI installs azure-cli in .ci/run).');
-      this.skip();
-    }
-    az = found;
+    az = azOrSkip(this);
     emulator = await startEmulator();
   });
   after(async () => emulator?.stop());
@@ -52,11 +47,7 @@ describe('azureCliLogin signs the Azure CLI in for later steps', function () {
     );
 
     emulator.clearRequests();
-    const env = {
-      ...j.nextStepEnvironment([task]),
-      AZURE_CORE_COLLECT_TELEMETRY: 'false',
-      REQUESTS_CA_BUNDLE: emulator.caFile,
-    };
+    const env = j.azureCliStepEnvironment([task]);
     const next = await runCommand(az, ['account', 'get-access-token', '--output', 'json'], env);
     assert.equal(next.exitCode, 0, next.stderr);
     const token = JSON.parse(next.stdout) as { accessToken: string; subscription: string; tenant: string };

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import type { Emulator, EmulatorConnection } from '../emulator';
 import type { StepResult } from '../harness/agent';
 import { runInteropTask } from '../harness/interop-task';
-import { EmulatedJob, SUBSCRIPTION_ID, findOnPath, leakReport, runCommand } from '../harness/scenario';
+import { EmulatedJob, SUBSCRIPTION_ID, azOrSkip, leakReport, runCommand } from '../harness/scenario';
 import {
   CLIENT_ASSERTION_TYPE,
   claimsOf,
@@ -47,15 +47,11 @@ describe('the Azure CLI in a later step signs in with the variables the task exp
   const steps: StepResult[] = [];
 
   before(async function () {
-    const found = findOnPath('az');
-    if (!found) {
-      console.log(
-        '    Skipping the Azure CLI interop tests: `az` is not on PATH. ' +
-          'CI installs it (.ci/run); locally run `apt-get update && apt-get install -y azure-cli`.',
-      );
-      this.skip();
-    }
-    az = found;
+    az = azOrSkip(
+      this,
+      '    Skipping the Azure CLI interop tests: `az` is not on PATH. ' +
+        'CI installs it (.ci/run); locally run `apt-get update && apt-get install -y azure-cli`.',
+    );
     ({ emulator, connection, job, task } = await runInteropTask());
     steps.push(task);
     assert.equal(task.result?.result, 'Succeeded', describeStep(task));

@@ -6,7 +6,7 @@ import type { StepResult } from '../harness/agent';
 import {
   EmulatedJob,
   azureCliJob,
-  findOnPath,
+  azOrSkip,
   leakReport,
   runCommand,
   startEmulator,
@@ -26,12 +26,7 @@ describe('the renewer keeps the Azure CLI signed in', function () {
   const steps: StepResult[] = [];
 
   before(async function () {
-    const found = findOnPath('az');
-    if (!found) {
-      console.log('    Skipping: `az` is not on PATH (CI installs azure-cli in .ci/run).');
-      this.skip();
-    }
-    az = found;
+    az = azOrSkip(this);
     emulator = await startEmulator({ idTokenLifetimeSeconds: ID_TOKEN_SECONDS });
   });
   after(async () => emulator?.stop());
@@ -39,11 +34,7 @@ describe('the renewer keeps the Azure CLI signed in', function () {
   const job = (inputs: Record<string, string>): EmulatedJob => azureCliJob(emulator, inputs);
 
   async function accessToken(j: EmulatedJob, task: StepResult, resource: string): Promise<StepResult> {
-    const env = {
-      ...j.nextStepEnvironment([task]),
-      AZURE_CORE_COLLECT_TELEMETRY: 'false',
-      REQUESTS_CA_BUNDLE: emulator.caFile,
-    };
+    const env = j.azureCliStepEnvironment([task]);
     const step = await runCommand(
       az,
       ['account', 'get-access-token', '--resource', resource, '--output', 'json'],

@@ -126,6 +126,18 @@ export class EmulatedJob {
     return nextStepEnvironment(base, steps, mapping, agentSecrets);
   }
 
+  /**
+   * A later az step's env: nextStepEnvironment's, the emulator's CA for az's Python (REQUESTS_CA_BUNDLE; it does
+   * not read NODE_EXTRA_CA_CERTS) and telemetry off, so az starts no upload process that outlives the step.
+   */
+  azureCliStepEnvironment(steps: StepResult[]): Record<string, string> {
+    return {
+      ...this.nextStepEnvironment(steps),
+      AZURE_CORE_COLLECT_TELEMETRY: 'false',
+      REQUESTS_CA_BUNDLE: this.emulator.caFile,
+    };
+  }
+
   async runNextStep(
     steps: StepResult[],
     args: string[] = [],
@@ -141,10 +153,6 @@ export class EmulatedJob {
 const jobsWithTask = new Set<EmulatedJob>();
 
 /**
- * An emulator whose stop() first ends the renewers of the jobs run against it, so a test file leaves no
- * background process behind (they would otherwise live until mocha exits, the parent they watch).
- */
-/**
  * A job whose connection az can sign in to offline: az (MSAL Python 2.45) refuses a local authority unless it
  * ends in /adfs, so the connection's authority is <emulator>/adfs/ and its Resource Manager URL the emulator:
  * settings a connection has.
@@ -158,6 +166,26 @@ export function azureCliJob(emulator: Emulator, inputs: Record<string, string>):
   return job;
 }
 
+/**
+ * The az on PATH; when there is none, the suite is skipped with `note` (CI installs azure-cli in .ci/run).
+ * `context` is the before hook's `this` (typed by shape: tools/ compile this file without mocha's types).
+ */
+export function azOrSkip(
+  context: { skip(): never },
+  note = '    Skipping: `az` is not on PATH (CI installs azure-cli in .ci/run).',
+): string {
+  const az = findOnPath('az');
+  if (!az) {
+    console.log(note);
+    context.skip();
+  }
+  return az;
+}
+
+/**
+ * An emulator whose stop() first ends the renewers of the jobs run against it, so a test file leaves no
+ * background process behind (they would otherwise live until mocha exits, the parent they watch).
+ */
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
   const emulator = await Emulator.start(options);
   const stop = emulator.stop.bind(emulator);
