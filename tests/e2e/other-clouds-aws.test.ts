@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import * as path from 'node:path';
 import type { Emulator, EmulatorConnection } from '../emulator';
 import { REPO_ROOT, runProcess, type StepResult } from '../harness/agent';
-import { EmulatedJob, leakReport, startEmulator } from '../harness/scenario';
+import { EmulatedJob, leakReport, startEmulator, withIdTokenExpiredOnArrival } from '../harness/scenario';
 import { connectionOfStyle, describeStep, exported, laterStepEnvironment } from '../interop/support';
 
 /**
@@ -171,9 +171,7 @@ describe('AWS: the task proves a role trust and a later AWS SDK step assumes it 
 
   it('fails on the clock when STS sees the idToken expired (expired token)', async () => {
     emulator.aws.trust(ROLE, emulator.issuerFor(connection), emulator.subjectFor(connection));
-    emulator.setOptions({ idTokenLifetimeSeconds: 2 });
-    emulator.script('aws-sts', [{ delayMs: 2500 }]);
-    try {
+    await withIdTokenExpiredOnArrival(emulator, 'aws-sts', async () => {
       const task = await awsJob().runTask();
       assert.match(
         failure(task),
@@ -183,9 +181,7 @@ describe('AWS: the task proves a role trust and a later AWS SDK step assumes it 
             'STS said: ExpiredTokenException: Token expired: current date/time \\d+ must be before the expiration date/time\\d+ \\(RequestId: <id>\\)$',
         ),
       );
-    } finally {
-      emulator.setOptions({ idTokenLifetimeSeconds: 600 });
-    }
+    });
   });
 
   it('refuses a malformed role ARN before any request', async () => {

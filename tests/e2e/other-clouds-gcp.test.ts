@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Emulator, EmulatorConnection } from '../emulator';
 import { REPO_ROOT, runProcess, type StepResult } from '../harness/agent';
-import { EmulatedJob, leakReport, startEmulator } from '../harness/scenario';
+import { EmulatedJob, leakReport, startEmulator, withIdTokenExpiredOnArrival } from '../harness/scenario';
 import { connectionOfStyle, describeStep, exported, laterStepEnvironment } from '../interop/support';
 
 /**
@@ -179,9 +179,7 @@ describe('Google Cloud: the task proves a workload identity provider and google-
 
   it('fails on the clock when Google sees the idToken expired (expired token)', async () => {
     trustConnection();
-    emulator.setOptions({ idTokenLifetimeSeconds: 2 });
-    emulator.script('gcp-sts', [{ delayMs: 2500 }]);
-    try {
+    await withIdTokenExpiredOnArrival(emulator, 'gcp-sts', async () => {
       const task = await gcpJob().runTask();
       assert.match(
         failure(task),
@@ -191,9 +189,7 @@ describe('Google Cloud: the task proves a workload identity provider and google-
             'Google said: invalid_grant: ID Token expired at \\d+\\.$',
         ),
       );
-    } finally {
-      emulator.setOptions({ idTokenLifetimeSeconds: 600 });
-    }
+    });
   });
 
   it('refuses a provider named by project id before any request', async () => {

@@ -2,7 +2,14 @@ import { strict as assert } from 'node:assert';
 import * as path from 'node:path';
 import type { Emulator, EmulatorConnection } from '../emulator';
 import { REPO_ROOT, runProcess, type StepResult } from '../harness/agent';
-import { EmulatedJob, findOnPath, leakReport, runCommand, startEmulator } from '../harness/scenario';
+import {
+  EmulatedJob,
+  findOnPath,
+  leakReport,
+  runCommand,
+  startEmulator,
+  withIdTokenExpiredOnArrival,
+} from '../harness/scenario';
 import {
   connectionOfStyle,
   describeStep,
@@ -157,9 +164,7 @@ describe('Vault: the task logs in with the idToken and later steps use the token
 
   it('fails on the clocks when Vault sees the idToken expired (expired token)', async () => {
     trustConnection();
-    emulator.setOptions({ idTokenLifetimeSeconds: 2 });
-    emulator.script('vault', [{ delayMs: 2500 }]);
-    try {
+    await withIdTokenExpiredOnArrival(emulator, 'vault', async () => {
       const task = await vaultJob().runTask();
       assert.equal(
         failure(task),
@@ -169,9 +174,7 @@ describe('Vault: the task logs in with the idToken and later steps use the token
             `Vault said: error validating token: token is expired ${retirementNote()}`,
         ),
       );
-    } finally {
-      emulator.setOptions({ idTokenLifetimeSeconds: 600 });
-    }
+    });
   });
 
   it('fails with the role command when the role does not exist', async () => {

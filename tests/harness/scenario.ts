@@ -1,7 +1,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { findOnPath as findCommandOnPath } from '../../src/core/azure-cli';
-import { DEFAULTS, Emulator, type EmulatorConnection, type EmulatorOptions } from '../emulator';
+import {
+  DEFAULTS,
+  Emulator,
+  type EmulatorConnection,
+  type EmulatorOptions,
+  type EndpointKind,
+} from '../emulator';
 import {
   MAIN_SCRIPT,
   POST_SCRIPT,
@@ -198,6 +204,24 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     await stop();
   };
   return emulator;
+}
+
+/**
+ * Runs `body` with idTokens that live 2 s while the `kind` endpoint (another cloud's STS or login) answers 2.5 s
+ * late, so the idToken has expired when that service checks it; then restores the default lifetime.
+ */
+export async function withIdTokenExpiredOnArrival(
+  emulator: Emulator,
+  kind: EndpointKind,
+  body: () => Promise<void>,
+): Promise<void> {
+  emulator.setOptions({ idTokenLifetimeSeconds: 2 });
+  emulator.script(kind, [{ delayMs: 2500 }]);
+  try {
+    await body();
+  } finally {
+    emulator.setOptions({ idTokenLifetimeSeconds: DEFAULTS.idTokenLifetimeSeconds });
+  }
 }
 
 /** Every secret the emulator issued or the task registered, and the lines of output that show one. */
