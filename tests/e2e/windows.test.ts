@@ -19,12 +19,12 @@ import {
   initialisePrefix,
   installAgent,
   runCmdStep,
+  runPostJobScript,
   runTaskScript,
   runWindows,
   unixPath,
   windowsEnvironment,
   windowsPath,
-  windowsPostJobEnvironment,
   windowsTaskEnvironment,
   type Wine,
   type WindowsAgent,
@@ -247,12 +247,7 @@ describe('on a Windows agent (node.exe under wine)', function () {
       'the first one kept its own',
     );
 
-    const post = await runTaskScript(
-      wine,
-      agent,
-      'post.js',
-      windowsPostJobEnvironment(stateJob.job, agent, state),
-    );
+    const post = await runPostJobScript(wine, agent, stateJob.job, state);
     steps.push(post);
     assert.equal(post.exitCode, 0, post.stdout + post.stderr);
   });
@@ -260,7 +255,7 @@ describe('on a Windows agent (node.exe under wine)', function () {
   it('removes the token file and launchers in the post-job step, named by their Windows path', async () => {
     const directory = task.prependedPaths[0].replace(/\\bin$/, '');
     assert.ok(fs.existsSync(unixPath(wine, directory)));
-    const post = await runTaskScript(wine, agent, 'post.js', windowsPostJobEnvironment(job.job, agent, task));
+    const post = await runPostJobScript(wine, agent, job.job, task);
     steps.push(post);
     assert.equal(post.exitCode, 0, post.stdout + post.stderr);
     assert.ok(post.plainLines.includes(`Removed ${directory} and the token file in it.`), post.stdout);
@@ -325,12 +320,7 @@ describe('on a Windows agent (node.exe under wine)', function () {
     ]);
     assert.deepEqual(calls[3], ['account', 'set', '--subscription', SUBSCRIPTION_ID]);
 
-    const post = await runTaskScript(
-      wine,
-      agent,
-      'post.js',
-      windowsPostJobEnvironment(azJob.job, agent, step),
-    );
+    const post = await runPostJobScript(wine, agent, azJob.job, step);
     steps.push(post);
     assert.equal(
       fs.existsSync(unixPath(wine, configDirectory)),

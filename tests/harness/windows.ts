@@ -368,6 +368,16 @@ export function runTaskScript(
   return runWindows(wine, agent.node, [`${agent.taskDirectory}\\dist\\${script}`], env, options);
 }
 
+/** The task's post-job step for the main step `main`, as the Windows agent runs it at the end of the job. */
+export function runPostJobScript(
+  wine: Wine,
+  agent: WindowsAgent,
+  job: AgentJob,
+  main: StepResult,
+): Promise<StepResult> {
+  return runTaskScript(wine, agent, 'post.js', windowsPostJobEnvironment(job, agent, main));
+}
+
 /**
  * A CmdLine@2 step on Windows: the task writes `@echo off` and the script, CRLF, to `<guid>.cmd` in
  * Agent.TempDirectory and runs `%ComSpec% /D /E:ON /V:OFF /S /C "CALL "<file>""` with that command line as it
