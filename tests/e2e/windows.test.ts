@@ -187,7 +187,7 @@ describe('on a Windows agent (node.exe under wine)', function () {
    * (Through a CmdLine step's `CALL "<script>"` wine's cmd.exe loses a called batch file's exit code, which
    * Windows keeps, so the codes are checked on this route.)
    */
-  async function launcherRun(args: string): Promise<StepResult> {
+  async function launcherRun(args: string, prependPath: string[] = []): Promise<StepResult> {
     const launcher = `${task.prependedPaths[0]}\\azure-wif-token.cmd`;
     const env = laterStepEnvironment([task]);
     const step = await runWindows(
@@ -197,6 +197,7 @@ describe('on a Windows agent (node.exe under wine)', function () {
       env,
       {
         verbatim: true,
+        prependPath,
       },
     );
     steps.push(step);
@@ -212,6 +213,23 @@ describe('on a Windows agent (node.exe under wine)', function () {
     const step = await launcherRun('acess-token');
     assert.equal(step.exitCode, 2, step.stdout + step.stderr);
     assert.match(step.stderr, /azure-wif-token: unknown argument 'acess-token'\. usage: /);
+  });
+
+  it('refuses, as a usage error and before any request, an exec of a batch file whose path cmd.exe would expand', async () => {
+    // Found through Path, so no % passes through cmd's own command line (which would expand it).
+    const folder = `${agent.root}\\100% sure`;
+    const batch = `${folder}\\run.cmd`;
+    fs.mkdirSync(unixPath(wine, folder), { recursive: true });
+    fs.writeFileSync(unixPath(wine, batch), '@echo should not run\r\n');
+    emulator.clearRequests();
+    const step = await launcherRun('exec -- run', [folder]);
+    assert.equal(step.exitCode, 2, step.stdout + step.stderr);
+    assert.equal(
+      step.stderr.trim(),
+      `##[error]azure-wif-token exec: cannot start 'run': the path ${batch} holds % or ", which cmd.exe would expand or end the quotes at. ` +
+        'Pass a multi-line value in a file or an environment variable, and run a batch file from a path without % or ".',
+    );
+    assert.deepEqual(emulator.requests, []);
   });
 
   // Enable after the sec merge: today exec spawns with `shell: true`, which joins its arguments unquoted, so
