@@ -1,12 +1,11 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { COMMAND_NAME, readTokenCommandConfig, type TokenCommandConfig } from './config';
+import { COMMAND_NAME, configuredServices, readTokenCommandConfig, type TokenCommandConfig } from './config';
 import { describeError, failureMessage, TaskFailure, UsageError } from '../core/errors';
-import { createTransport } from '../core/http';
 import type { IdToken } from '../core/idtoken';
 import type { Logger } from '../core/logger';
-import { DEFAULT_RETRY_POLICY, withRetry } from '../core/retry';
+import { withRetry } from '../core/retry';
 import type { ServiceDependencies } from '../core/services';
 import { TokenSource } from '../core/token-source';
 import { quoteUntrusted } from '../core/text';
@@ -100,21 +99,6 @@ export function parseArguments(args: string[]): Parsed {
     throw new UsageError(`${COMMAND_NAME}: --resource goes with access-token. ${USAGE}`);
   }
   return parsed;
-}
-
-/** The command's transport, retry policy and masker, from its configuration and the step's environment. */
-function commandServices(config: TokenCommandConfig): ServiceDependencies {
-  return {
-    transport: createTransport({
-      userAgent: `${COMMAND_NAME} (node ${process.version}; ${process.platform})`,
-      proxy: config.proxy ? { ...config.proxy, proxyPassword: process.env.AGENT_PROXYPASSWORD } : undefined,
-      cert: config.caFile ? { caFile: config.caFile } : undefined,
-      timeoutMs: config.requestTimeoutMs,
-    }),
-    logger: stderrLogger,
-    registerSecret,
-    retryPolicy: { ...DEFAULT_RETRY_POLICY, deadlineMs: config.deadlineMs },
-  };
 }
 
 /** The Vault the task logged in to; checked before anything else, as a usage mistake. */
@@ -230,7 +214,12 @@ export async function runCommand(args: string[]): Promise<number> {
     }
     registerSecret(jobAccessToken);
     if (process.env.AGENT_PROXYPASSWORD) registerSecret(process.env.AGENT_PROXYPASSWORD);
-    const services = commandServices(config);
+    const services = configuredServices(config, {
+      userAgent: `${COMMAND_NAME} (node ${process.version}; ${process.platform})`,
+      proxyPassword: process.env.AGENT_PROXYPASSWORD,
+      logger: stderrLogger,
+      registerSecret,
+    });
     const source = new TokenSource(
       {
         connection: config.connection,

@@ -13,7 +13,10 @@ import { FEDERATED_TOKEN_FILE_NAME } from '../core/acquire';
 import type { AzureConnection, Cloud, ScopeLevel } from '../core/connection';
 import { ConfigProblem, describeError, TaskFailure } from '../core/errors';
 import type { OidcEndpoint } from '../core/idtoken';
-import type { IProxyConfiguration } from '../core/http';
+import { createTransport, type IProxyConfiguration } from '../core/http';
+import type { Logger } from '../core/logger';
+import { DEFAULT_RETRY_POLICY } from '../core/retry';
+import type { ServiceDependencies } from '../core/services';
 import type { VaultTarget } from '../core/vault';
 
 /**
@@ -220,6 +223,40 @@ export function commandConfig(
     oidcEndpoint,
     federatedTokenFile,
     ...network,
+  };
+}
+
+/** The agent proxy the configuration names, with the password its reader was handed (never in the file). */
+export function configuredProxy(
+  config: TokenCommandConfig,
+  proxyPassword: string | undefined,
+): IProxyConfiguration | undefined {
+  return config.proxy ? { ...config.proxy, proxyPassword } : undefined;
+}
+
+/** Who reads the configuration: how it names itself to the services, and where its output goes. */
+export interface ConfigReader {
+  userAgent: string;
+  proxyPassword: string | undefined;
+  logger: Logger;
+  registerSecret: (secret: string) => void;
+}
+
+/**
+ * The transport and retry policy the configuration describes (the step's proxy, CA, request timeout and
+ * deadline), the same for the command and the renewer.
+ */
+export function configuredServices(config: TokenCommandConfig, reader: ConfigReader): ServiceDependencies {
+  return {
+    transport: createTransport({
+      userAgent: reader.userAgent,
+      proxy: configuredProxy(config, reader.proxyPassword),
+      cert: config.caFile ? { caFile: config.caFile } : undefined,
+      timeoutMs: config.requestTimeoutMs,
+    }),
+    logger: reader.logger,
+    registerSecret: reader.registerSecret,
+    retryPolicy: { ...DEFAULT_RETRY_POLICY, deadlineMs: config.deadlineMs },
   };
 }
 

@@ -1,11 +1,14 @@
 import * as fs from 'node:fs';
 import { findOnPath, signInAzureCliAgain } from '../core/azure-cli';
-import { parseTokenCommandConfig, type TokenCommandConfig } from '../command/config';
-import { createTransport } from '../core/http';
+import {
+  configuredProxy,
+  configuredServices,
+  parseTokenCommandConfig,
+  type TokenCommandConfig,
+} from '../command/config';
 import { decodeIdTokenClaims } from '../core/jwt';
 import type { Logger } from '../core/logger';
 import { Renewer, type HeldToken, type RenewerState } from '../core/renewal';
-import { DEFAULT_RETRY_POLICY } from '../core/retry';
 import { TokenSource } from '../core/token-source';
 import { writeSecretFileAtomic } from '../core/tokenfile';
 import { renewerFiles, isAlive, parseRenewerSecrets, type RenewerSecrets } from './control';
@@ -81,13 +84,7 @@ export async function runRenewer(args: string[]): Promise<number> {
   fs.writeFileSync(files.pid, `${process.pid}\n`, { mode: 0o600 });
 
   const logger: Logger = { info: log, warn: log, debug: () => {} };
-  const proxy = config.proxy ? { ...config.proxy, proxyPassword: secrets.proxyPassword } : undefined;
-  const transport = createTransport({
-    userAgent: `AzureWorkloadIdentityRenewer (node ${process.version}; ${process.platform})`,
-    proxy,
-    cert: config.caFile ? { caFile: config.caFile } : undefined,
-    timeoutMs: config.requestTimeoutMs,
-  });
+  const proxy = configuredProxy(config, secrets.proxyPassword);
   const source = new TokenSource(
     {
       connection: config.connection,
@@ -95,13 +92,13 @@ export async function runRenewer(args: string[]): Promise<number> {
       jobAccessToken: secrets.jobAccessToken,
       idTokenActivity: 'Renewing the token file',
     },
-    // Nothing reads this process's output, so there is no masker to register with: it never prints a token.
-    {
-      transport,
+    configuredServices(config, {
+      userAgent: `AzureWorkloadIdentityRenewer (node ${process.version}; ${process.platform})`,
+      proxyPassword: secrets.proxyPassword,
       logger,
+      // Nothing reads this process's output, so there is no masker to register with: it never prints a token.
       registerSecret: () => {},
-      retryPolicy: { ...DEFAULT_RETRY_POLICY, deadlineMs: config.deadlineMs },
-    },
+    }),
   );
   const tokenFile = config.federatedTokenFile;
   const readCurrent = (): HeldToken | undefined => {
