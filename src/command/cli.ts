@@ -13,6 +13,7 @@ import { writeSecretFileAtomic } from '../core/tokenfile';
 import { assertJobTokenDestination } from '../core/job-token-origin';
 import { resolveWindowsCommand, windowsInvocation, type Invocation } from '../core/windows-command';
 import { vaultLogin, type VaultTarget } from '../core/vault';
+import { lifetimeSeconds, MIN_DELAY_MS } from '../core/renewal';
 import { renewerStatus } from '../renewer/control';
 
 /**
@@ -56,8 +57,10 @@ const stderrLogger: Logger = {
   debug: () => {},
 };
 
+const ACTIONS = ['id-token', 'access-token', 'renew-file', 'exec', 'vault-login', 'status'] as const;
+
 interface Parsed {
-  action: 'id-token' | 'access-token' | 'renew-file' | 'exec' | 'vault-login' | 'status';
+  action: (typeof ACTIONS)[number];
   configFile: string;
   resource?: string;
   command: string[];
@@ -73,11 +76,7 @@ export function parseArguments(args: string[]): Parsed {
     if (arg === '--config') configFile = rest.shift();
     else if (arg === '--resource') resource = rest.shift();
     else if (arg === '--') break;
-    else if (
-      !action &&
-      ['id-token', 'access-token', 'renew-file', 'exec', 'vault-login', 'status'].includes(arg)
-    )
-      action = arg as Parsed['action'];
+    else if (!action && ACTIONS.some((known) => known === arg)) action = arg as Parsed['action'];
     else throw new UsageError(`${COMMAND_NAME}: unknown argument '${quoteUntrusted(arg, 80)}'. ${USAGE}`);
   }
   if (!configFile)
@@ -155,8 +154,7 @@ async function execWithRenewal(
 ): Promise<number> {
   let timer: NodeJS.Timeout | undefined;
   const schedule = (token: IdToken) => {
-    const claims = token.claims;
-    const lifetimeMs = (claims.exp - (claims.iat ?? claims.exp - 600)) * 1000 || 600_000;
+    const lifetimeMs = lifetimeSeconds(token.claims) * 1000;
     timer = setTimeout(
       async () => {
         try {
@@ -166,7 +164,7 @@ async function execWithRenewal(
           schedule(token);
         }
       },
-      Math.max(250, lifetimeMs * 0.4),
+      Math.max(MIN_DELAY_MS, lifetimeMs * 0.4),
     );
   };
   schedule(first);
