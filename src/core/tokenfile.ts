@@ -3,6 +3,15 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { restrictDirectoryToOwner, runProgram, type RunProgram } from './acl';
 
+/**
+ * Whether `child` lies strictly below `parent` (both resolved first): the post-job step only ever removes or
+ * appends to what is under Agent.TempDirectory, whatever a task variable names.
+ */
+export function isInside(child: string, parent: string): boolean {
+  const relative = path.relative(path.resolve(parent), path.resolve(child));
+  return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
+}
+
 export interface PrivateDirectoryOptions {
   platform?: NodeJS.Platform;
   /** Runs icacls/whoami on Windows; injectable so the exact calls are tested on any platform. */

@@ -1,10 +1,10 @@
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import * as tl from 'azure-pipelines-task-lib/task';
 import { CREATED_PATHS_TASK_VARIABLE } from './agent';
 import { appendToRunSummary } from './run-summary';
 import { readState, stopRenewer } from '../renewer/control';
 import { describeError } from '../core/errors';
+import { isInside } from '../core/tokenfile';
 
 function createdPaths(): string[] {
   const recorded = tl.getTaskVariable(CREATED_PATHS_TASK_VARIABLE);
@@ -17,11 +17,6 @@ function createdPaths(): string[] {
   }
 }
 
-function isInside(child: string, parent: string): boolean {
-  const relative = path.relative(parent, child);
-  return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
-}
-
 /** Post-job step: stops the token renewer, then removes the token files and directories the main step created, and says so. */
 export async function cleanup(): Promise<void> {
   const tempDirectory = tl.getVariable('Agent.TempDirectory');
@@ -32,7 +27,7 @@ export async function cleanup(): Promise<void> {
   }
   for (const entry of paths) {
     // Only ever delete inside the agent's temp directory, whatever the task variable says.
-    if (!tempDirectory || !isInside(path.resolve(entry), path.resolve(tempDirectory))) {
+    if (!tempDirectory || !isInside(entry, tempDirectory)) {
       tl.warning(`Did not remove ${entry}: it is not inside Agent.TempDirectory.`);
       continue;
     }

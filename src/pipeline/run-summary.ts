@@ -11,7 +11,7 @@ import {
   type RenewerRecord,
   type RenewerState,
 } from '../core/summary';
-import { createPrivateDirectory } from '../core/tokenfile';
+import { createPrivateDirectory, isInside } from '../core/tokenfile';
 import { describeError } from '../core/errors';
 
 /** Task variable (private to this instance) naming the summary file, for the post-job step. */
@@ -101,8 +101,7 @@ export function appendToRunSummary(
   const file = tl.getTaskVariable(SUMMARY_FILE_TASK_VARIABLE);
   if (!record || !file || !tempDirectory) return;
   // Only ever a file this task wrote under Agent.TempDirectory, whatever the task variable says.
-  const relative = path.relative(path.resolve(tempDirectory), path.resolve(file));
-  if (relative.startsWith('..') || path.isAbsolute(relative) || !fs.existsSync(file)) return;
+  if (!isInside(file, tempDirectory) || !fs.existsSync(file)) return;
   fs.appendFileSync(file, renderRenewerRecord(record));
   tl.uploadSummary(file);
 }
