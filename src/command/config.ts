@@ -17,6 +17,7 @@ import { createTransport, type IProxyConfiguration } from '../core/http';
 import type { Logger } from '../core/logger';
 import { DEFAULT_RETRY_POLICY } from '../core/retry';
 import type { ServiceDependencies } from '../core/services';
+import { parseUrl } from '../core/text';
 import type { VaultTarget } from '../core/vault';
 
 /**
@@ -73,13 +74,8 @@ function positiveInteger(record: Json, key: string): number {
 }
 
 const isGuid = (value: string) => GUID.test(value);
-const isUrlWith = (protocols: string[]) => (value: string) => {
-  try {
-    return protocols.includes(new URL(value).protocol);
-  } catch {
-    return false;
-  }
-};
+const isUrlWith = (protocols: string[]) => (value: string) =>
+  protocols.includes(parseUrl(value)?.protocol ?? '');
 const isHttpsUrl = isUrlWith(['https:']);
 // A Vault on a private network may be plain http (vault.ts, resolveVaultTarget).
 const isHttpUrl = isUrlWith(['https:', 'http:']);

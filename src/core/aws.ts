@@ -9,7 +9,7 @@ import {
 } from './federation';
 import type { IdTokenClaims } from './jwt';
 import { isTransientStatus, parseRetryAfter } from './retry';
-import { quoteUntrusted } from './text';
+import { parseUrl, quoteUntrusted } from './text';
 
 /** The AWS inputs as the author wrote them, and the endpoint settings of the agent's environment. */
 export interface AwsSettings {
@@ -71,10 +71,8 @@ export function configuredStsEndpoint(environment: Record<string, string | undef
     return undefined;
   const value = environment.AWS_ENDPOINT_URL_STS?.trim() || environment.AWS_ENDPOINT_URL?.trim();
   if (!value) return undefined;
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
+  const url = parseUrl(value);
+  if (!url) {
     throw new TaskFailure(
       `The agent's AWS endpoint setting (AWS_ENDPOINT_URL_STS or AWS_ENDPOINT_URL) is '${quoteUntrusted(value, 100)}', which is not a URL. ` +
         'Set it to the STS endpoint URL, e.g. https://sts.eu-west-1.amazonaws.com, or remove it.',

@@ -4,7 +4,7 @@ import type { HttpTransport } from './http';
 import { supportIds } from './idtoken';
 import type { Logger } from './logger';
 import { isTransientStatus } from './retry';
-import { quoteUntrusted } from './text';
+import { parseUrl, quoteUntrusted } from './text';
 
 /**
  * Reads an Azure Stack Hub's Resource Manager metadata (`metadata/endpoints`) for its Entra authority and
@@ -50,12 +50,8 @@ export async function discoverAzureStackCloud(
   if (typeof login !== 'string' || typeof audience !== 'string') {
     throw fail('it names no authentication.loginEndpoint and audiences');
   }
-  let loginUrl: URL;
-  try {
-    loginUrl = new URL(login);
-  } catch {
-    throw fail(`its loginEndpoint '${quoteUntrusted(login, 200)}' is not a URL`);
-  }
+  const loginUrl = parseUrl(login);
+  if (!loginUrl) throw fail(`its loginEndpoint '${quoteUntrusted(login, 200)}' is not a URL`);
   if (/\/adfs\/?$/i.test(loginUrl.pathname)) {
     throw new TaskFailure(
       `Service connection ${connectionId} targets an Azure Stack Hub that uses AD FS (${quoteUntrusted(login, 200)}), which cannot federate with Azure DevOps. ` +

@@ -1,5 +1,5 @@
 import { TaskFailure } from './errors';
-import { quoteUntrusted } from './text';
+import { parseUrl, quoteUntrusted } from './text';
 
 /** What the agent hands a task about an AzureRM service connection, as plain values. */
 export interface ServiceConnectionFields {
@@ -143,10 +143,8 @@ function withoutTrailingSlash(url: string): string {
 const SAFE_URL = /^https:\/\/[A-Za-z0-9.\-_~:/[\]]+$/;
 
 function httpsUrl(value: string, field: string, connectionId: string): string {
-  let parsed: URL;
-  try {
-    parsed = new URL(value);
-  } catch {
+  const parsed = parseUrl(value);
+  if (!parsed) {
     throw new TaskFailure(
       `Service connection ${connectionId} has an invalid ${field} '${quoteUntrusted(value, 200)}': it is not a URL. ` +
         `Edit the service connection and set ${field} to an https URL such as https://login.microsoftonline.com/.`,

@@ -10,7 +10,7 @@ import {
 import type { HttpResponse } from './http';
 import type { IdTokenClaims } from './jwt';
 import { isTransientStatus, parseRetryAfter } from './retry';
-import { quoteUntrusted } from './text';
+import { parseUrl, quoteUntrusted } from './text';
 import { writeSecretFileAtomic } from './tokenfile';
 
 /** The Google Cloud inputs as the author wrote them. */
@@ -56,13 +56,8 @@ const JWT_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
 const PROVIDER = /^projects\/([^/]+)\/locations\/global\/workloadIdentityPools\/([^/]+)\/providers\/([^/]+)$/;
 
 function httpsUrl(input: string, value: string, example: string): string {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    url = new URL('invalid:');
-  }
-  if (url.protocol !== 'https:') {
+  const url = parseUrl(value);
+  if (url?.protocol !== 'https:') {
     throw new TaskFailure(
       `The input '${input}' is '${quoteUntrusted(value, 120)}', which is not an https URL. Set it to one, e.g. ${example}, or remove it to use Google's.`,
     );

@@ -1,4 +1,5 @@
 import { TaskFailure } from './errors';
+import { parseUrl } from './text';
 
 /**
  * The job access token may go only to the Azure DevOps collection that gave it: over https to the collection's
@@ -19,18 +20,10 @@ export function assertJobTokenDestination(url: string, collectionUri: string | u
   };
   if (!collectionUri)
     return refuse('the agent did not say which collection the job belongs to (System.CollectionUri)');
-  let target: URL;
-  let collection: URL;
-  try {
-    target = new URL(url);
-  } catch {
-    return refuse('it is not a URL');
-  }
-  try {
-    collection = new URL(collectionUri);
-  } catch {
-    return refuse(`the collection URI ${safeForLog(collectionUri)} is not a URL`);
-  }
+  const target = parseUrl(url);
+  if (!target) return refuse('it is not a URL');
+  const collection = parseUrl(collectionUri);
+  if (!collection) return refuse(`the collection URI ${safeForLog(collectionUri)} is not a URL`);
   if (collection.protocol !== 'https:' && collection.protocol !== 'http:') {
     return refuse(`the collection URI ${safeForLog(collectionUri)} is neither https nor http`);
   }

@@ -1,6 +1,6 @@
 import type { Cloud } from './connection';
 import { TaskFailure } from './errors';
-import { quoteUntrusted } from './text';
+import { parseUrl, quoteUntrusted } from './text';
 
 /** An extra resource to get an access token for, and the name its variables carry. */
 export interface ExtraResource {
@@ -22,16 +22,8 @@ function aliasResource(alias: (typeof ALIASES)[number], cloud: Cloud): string | 
 
 /** The name part for a resource given without one: its host (URI) or the GUID, as upper-case letters, digits and _. */
 export function derivedName(resource: string): string {
-  const base = GUID.test(resource)
-    ? resource
-    : (() => {
-        try {
-          const url = new URL(resource);
-          return `${url.host}${url.pathname}`;
-        } catch {
-          return resource;
-        }
-      })();
+  const url = GUID.test(resource) ? undefined : parseUrl(resource);
+  const base = url ? `${url.host}${url.pathname}` : resource;
   return base
     .replace(/[^A-Za-z0-9]+/g, '_')
     .replace(/^_+|_+$/g, '')
@@ -84,12 +76,8 @@ function parseTarget(entry: string, value: string): ResourceTarget {
   const alias = ALIASES.find((a) => a === value.toLowerCase());
   if (alias) return { alias };
   if (GUID.test(value)) return { resource: value.toLowerCase() };
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw invalid(entry, 'is not an alias, a URI or a GUID');
-  }
+  const url = parseUrl(value);
+  if (!url) throw invalid(entry, 'is not an alias, a URI or a GUID');
   if (!['https:', 'api:'].includes(url.protocol)) throw invalid(entry, 'is not an https or api:// URI');
   return { resource: value.replace(/\/+$/, '') };
 }

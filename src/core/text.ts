@@ -24,3 +24,12 @@ export function quoteUntrusted(text: string, maxLength = 400, secrets: readonly 
   safe = safe.replace(/##vso\[/gi, '##vso(').replace(/##\[/g, '##(');
   return safe.length > maxLength ? `${safe.slice(0, maxLength)}…` : safe;
 }
+
+/** `value` as a URL, or undefined when it is not one (URL.parse arrives only in Node 22; the task runs on Node 20). */
+export function parseUrl(value: string): URL | undefined {
+  try {
+    return new URL(value);
+  } catch {
+    return undefined;
+  }
+}

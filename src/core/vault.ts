@@ -8,7 +8,7 @@ import {
 } from './federation';
 import type { IdTokenClaims } from './jwt';
 import { isTransientStatus, parseRetryAfter } from './retry';
-import { quoteUntrusted } from './text';
+import { parseUrl, quoteUntrusted } from './text';
 
 /** The Vault inputs as the author wrote them. */
 export interface VaultSettings {
@@ -39,12 +39,7 @@ export const DEFAULT_VAULT_AUTH_PATH = 'jwt';
 /** Checks the Vault inputs before any request, so a typo costs no round trip. */
 export function resolveVaultTarget(settings: VaultSettings): VaultTarget {
   const raw = settings.address.trim();
-  let url: URL | undefined;
-  try {
-    url = new URL(raw);
-  } catch {
-    url = undefined;
-  }
+  const url = parseUrl(raw);
   if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.search || url.hash) {
     throw new TaskFailure(
       `The input 'vaultAddress' is '${quoteUntrusted(raw, 120)}', which is not a Vault address. Set it to the URL VAULT_ADDR would hold, e.g. https://vault.example.com:8200.`,
