@@ -63,6 +63,7 @@ interface StepContext {
   workDirectory: string;
   proxy?: IProxyConfiguration;
   caFile?: string;
+  requestTimeoutMs: number;
   /** One transport (one TLS context) and one retry policy for every service the step calls. */
   services: ServiceDependencies;
   /** Every secret registered so far, masked again in what az prints and in the failure message. */
@@ -89,12 +90,13 @@ function prepare(registerSecret: (secret: string) => void, secrets: string[]): S
   const proxy = tl.getHttpProxyConfiguration() ?? undefined;
   if (proxy?.proxyPassword) registerSecret(proxy.proxyPassword);
   const certificates = readCertConfiguration(workDirectory);
+  const requestTimeoutMs = inputs.requestTimeoutSeconds * 1000;
   const services: ServiceDependencies = {
     transport: createTransport({
       userAgent: userAgent(),
       proxy,
       cert: certificates,
-      timeoutMs: inputs.requestTimeoutSeconds * 1000,
+      timeoutMs: requestTimeoutMs,
       // MSAL loads while Azure DevOps answers the idToken request, not before it is sent (runs once).
       whileWaiting: loadMsal,
     }),
@@ -110,6 +112,7 @@ function prepare(registerSecret: (secret: string) => void, secrets: string[]): S
     workDirectory,
     proxy,
     caFile: certificates?.caFile || undefined,
+    requestTimeoutMs,
     services,
     secrets,
   };
@@ -167,7 +170,7 @@ function installCommand(step: StepContext, result: AcquireResult): string {
         proxyUsername: proxy.proxyUsername || undefined,
         proxyBypassHosts: proxy.proxyBypassHosts,
       },
-      requestTimeoutMs: step.inputs.requestTimeoutSeconds * 1000,
+      requestTimeoutMs: step.requestTimeoutMs,
       deadlineMs: step.services.retryPolicy.deadlineMs,
     }),
   });
