@@ -10,7 +10,7 @@ import {
   type RunProgram,
 } from '../core/acl';
 import { FEDERATED_TOKEN_FILE_NAME } from '../core/acquire';
-import type { AzureConnection, Cloud, ScopeLevel } from '../core/connection';
+import { GUID, SCOPE_LEVELS, type AzureConnection, type Cloud, type ScopeLevel } from '../core/connection';
 import { ConfigProblem, describeError, TaskFailure } from '../core/errors';
 import type { OidcEndpoint } from '../core/idtoken';
 import { createTransport, type IProxyConfiguration } from '../core/http';
@@ -43,9 +43,6 @@ export const COMMAND_NAME = 'azure-wif-token';
 
 type Json = Record<string, unknown>;
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const SCOPE_LEVELS: readonly ScopeLevel[] = ['Subscription', 'ManagementGroup', 'AzureMLWorkspace'];
-
 function object(value: unknown, field: string): Json {
   if (!value || typeof value !== 'object' || Array.isArray(value))
     throw new ConfigProblem(`${field} is not an object`);
@@ -63,6 +60,20 @@ function text(record: Json, key: string, field: string, check?: (value: string) 
 /** An optional field; empty counts as absent, as the agent leaves some settings empty rather than unset. */
 function optionalText(record: Json, key: string, field: string): string | undefined {
   return record[key] === undefined || record[key] === '' ? undefined : text(record, key, field);
+}
+
+/** The optional fields among `keys` that `record` holds, each checked as optionalText does. */
+function optionalTexts<K extends string>(
+  record: Json,
+  keys: readonly K[],
+  field: string,
+): Partial<Record<K, string>> {
+  const found: Partial<Record<K, string>> = {};
+  for (const key of keys) {
+    const value = optionalText(record, key, field);
+    if (value !== undefined) found[key] = value;
+  }
+  return found;
 }
 
 function positiveInteger(record: Json, key: string): number {
@@ -83,51 +94,44 @@ const isHttpUrl = isUrlWith(['https:', 'http:']);
 function parseCloud(value: unknown): Cloud {
   const record = object(value, 'connection.cloud');
   const field = 'connection.cloud';
-  const cloud: Cloud = {
+  return {
     name: text(record, 'name', field),
     authorityHost: text(record, 'authorityHost', field, isHttpsUrl),
     resourceManager: text(record, 'resourceManager', field),
+    ...optionalTexts(
+      record,
+      ['terraformEnvironment', 'graph', 'keyVault', 'storage', 'devops', 'metadataUrl'] as const,
+      field,
+    ),
   };
-  for (const key of [
-    'terraformEnvironment',
-    'graph',
-    'keyVault',
-    'storage',
-    'devops',
-    'metadataUrl',
-  ] as const) {
-    const optional = optionalText(record, key, field);
-    if (optional !== undefined) cloud[key] = optional;
-  }
-  return cloud;
 }
 
 function parseAzureConnection(value: unknown): AzureConnection {
   const record = object(value, 'connection');
   const field = 'connection';
   const scopeLevel = text(record, 'scopeLevel', field, (level) => SCOPE_LEVELS.includes(level as ScopeLevel));
-  const connection: AzureConnection = {
+  return {
     id: text(record, 'id', field),
     clientId: text(record, 'clientId', field, isGuid),
     tenantId: text(record, 'tenantId', field, isGuid),
     scopeLevel: scopeLevel as ScopeLevel,
     cloud: parseCloud(record.cloud),
+    ...optionalTexts(
+      record,
+      [
+        'subscriptionId',
+        'subscriptionName',
+        'managementGroupId',
+        'resourceGroupName',
+        'mlWorkspaceName',
+        'mlWorkspaceLocation',
+        'resourceManagerUrl',
+        'expectedIssuer',
+        'expectedSubject',
+      ] as const,
+      field,
+    ),
   };
-  for (const key of [
-    'subscriptionId',
-    'subscriptionName',
-    'managementGroupId',
-    'resourceGroupName',
-    'mlWorkspaceName',
-    'mlWorkspaceLocation',
-    'resourceManagerUrl',
-    'expectedIssuer',
-    'expectedSubject',
-  ] as const) {
-    const optional = optionalText(record, key, field);
-    if (optional !== undefined) connection[key] = optional;
-  }
-  return connection;
 }
 
 function parseOidcEndpoint(value: unknown): OidcEndpoint {

@@ -45,7 +45,8 @@ export interface Cloud {
  * `AzureMLWorkspace` (azure-pipelines-tasks Tasks/AzurePowerShellV5/task.json, EndpointFilterRule
  * "ScopeLevel != AzureMLWorkspace").
  */
-export type ScopeLevel = 'Subscription' | 'ManagementGroup' | 'AzureMLWorkspace';
+export const SCOPE_LEVELS = ['Subscription', 'ManagementGroup', 'AzureMLWorkspace'] as const;
+export type ScopeLevel = (typeof SCOPE_LEVELS)[number];
 
 export interface AzureConnection {
   id: string;
@@ -117,7 +118,8 @@ const KNOWN_CLOUDS: Record<string, Omit<Cloud, 'name'>> = {
 };
 
 const WIF_SCHEME = 'WorkloadIdentityFederation';
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** A GUID as Azure writes ids: tenant, client, subscription and application ids. */
+export const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function lookup(record: Record<string, string | undefined>, key: string): string | undefined {
   const wanted = key.toLowerCase();
@@ -183,7 +185,7 @@ interface NameRule {
 /** Azure's naming rules for the fields that name Azure resources (learn.microsoft.com, "Naming rules and restrictions for Azure resources"). */
 const NAME_RULES: Record<string, NameRule> = {
   subscriptionId: {
-    pattern: /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i,
+    pattern: GUID,
     rule: 'is not a GUID',
     example: "the subscription's id (a GUID) as the Azure portal shows it",
   },
@@ -306,7 +308,7 @@ function checkedUrl(fields: ServiceConnectionFields, key: string): string | unde
 
 function parseScopeLevel(value: string | undefined, connectionId: string): ScopeLevel {
   if (value === undefined) return 'Subscription';
-  for (const level of ['Subscription', 'ManagementGroup', 'AzureMLWorkspace'] as const) {
+  for (const level of SCOPE_LEVELS) {
     if (level.toLowerCase() === value.toLowerCase()) return level;
   }
   throw new TaskFailure(

@@ -1,4 +1,4 @@
-import type { Cloud } from './connection';
+import { GUID, type Cloud } from './connection';
 import { TaskFailure } from './errors';
 import { parseUrl, quoteUntrusted } from './text';
 
@@ -11,7 +11,6 @@ export interface ExtraResource {
 }
 
 const ALIASES = ['graph', 'keyvault', 'storage', 'devops'] as const;
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const NAME = /^[A-Za-z][A-Za-z0-9_]*$/;
 
 function aliasResource(alias: (typeof ALIASES)[number], cloud: Cloud): string | undefined {
