@@ -6,24 +6,26 @@ import { describeError, TaskFailure } from './errors';
 import type { Logger } from './logger';
 import { proxyEnvironment, type AgentProxy } from './proxy-env';
 import { quoteUntrusted } from './text';
-import { azWindowsInvocation, type Invocation } from './windows-command';
+import { azWindowsInvocation, findWindowsCommand, type Invocation } from './windows-command';
 
 const CUSTOM_CLOUD = 'AzureWorkloadIdentity';
 const DEFAULT_REMEDY =
   'Check that the agent has a working Azure CLI (az version), or turn azureCliLogin off and sign in in a script step.';
 
+/** Where a program is on PATH; on Windows as cmd.exe finds it (PATHEXT), since az is az.cmd there. */
 export function findOnPath(command: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const names = process.platform === 'win32' ? [`${command}.cmd`, `${command}.exe`] : [command];
-  for (const directory of (env.PATH ?? '').split(path.delimiter).filter(Boolean)) {
-    for (const name of names) {
-      const candidate = path.join(directory, name);
-      try {
-        fs.accessSync(candidate, fs.constants.X_OK);
-        if (fs.statSync(candidate).isFile()) return candidate;
-      } catch {
-        // not here
-      }
+  const isFile = (candidate: string) => {
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      return fs.statSync(candidate).isFile();
+    } catch {
+      return false;
     }
+  };
+  if (process.platform === 'win32') return findWindowsCommand(command, env, isFile);
+  for (const directory of (env.PATH ?? '').split(path.delimiter).filter(Boolean)) {
+    const candidate = path.join(directory, command);
+    if (isFile(candidate)) return candidate;
   }
   return undefined;
 }

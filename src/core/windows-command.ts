@@ -80,15 +80,14 @@ export function azWindowsInvocation(
 }
 
 /**
- * Finds a command as cmd.exe would (the current PATH, each PATHEXT extension), so a caller can tell a batch
- * file from a program without asking a shell. A name with a directory or an extension is taken as it is.
+ * Finds a command on Path as cmd.exe would (each PATHEXT extension in its order), so a caller can tell a batch
+ * file from a program without asking a shell. Undefined when no directory has it.
  */
-export function resolveWindowsCommand(
+export function findWindowsCommand(
   command: string,
   env: NodeJS.ProcessEnv,
   exists: (file: string) => boolean,
-): string {
-  if (/[\\/]/.test(command) || path.win32.extname(command) !== '') return command;
+): string | undefined {
   const extensions = (env.PATHEXT ?? '.COM;.EXE;.BAT;.CMD').split(';').filter(Boolean);
   const pathValue = env.PATH ?? env.Path ?? '';
   for (const directory of pathValue.split(';').filter(Boolean)) {
@@ -97,7 +96,17 @@ export function resolveWindowsCommand(
       if (exists(candidate)) return candidate;
     }
   }
-  return command;
+  return undefined;
+}
+
+/** A command as `exec` runs it: found on Path; a name with a directory or an extension, or not found, as it is. */
+export function resolveWindowsCommand(
+  command: string,
+  env: NodeJS.ProcessEnv,
+  exists: (file: string) => boolean,
+): string {
+  if (/[\\/]/.test(command) || path.win32.extname(command) !== '') return command;
+  return findWindowsCommand(command, env, exists) ?? command;
 }
 
 /** How to run any command on Windows without a shell: a batch file through the quoted cmd route, else directly. */
