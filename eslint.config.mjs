@@ -39,7 +39,7 @@ export default tseslint.config(
   },
   // The architecture, enforced (docs/design.md): the pipeline glue (src/pipeline) is the only reader of the
   // agent through task-lib; the command and the renewer run in later steps and in the background without it
-  // (task-lib writes to stdout as it loads) and without the glue; the core takes plain values and injected
+  // (task-lib writes to stdout as it loads: src/main.ts says what, from task-lib's source) and without the glue; the core takes plain values and injected
   // clients and imports nothing beside it; typed-rest-client stays inside the one transport module.
   // Every file under src/ first (a new folder included); the folders below then replace it with their own.
   boundary(['src/**/*.ts'], [], [TASK_LIB, TYPED_REST_CLIENT]),
